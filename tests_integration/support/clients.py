@@ -1,0 +1,66 @@
+"""Small clients for what end-to-end tests may touch: HTTP, the broker, and SMTP (via the sink)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pika
+import requests
+
+from shared_contracts import UserRegistered, encode, new_envelope
+
+
+@dataclass
+class WebClient:
+    base_url: str
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def register(
+        self, email: str, *, password: str = "correct-horse-9", request_id: str | None = None
+    ) -> requests.Response:
+        headers = {"X-Request-ID": request_id} if request_id else {}
+        return self.session.post(
+            f"{self.base_url}/api/users",
+            json={"email": email, "password": password},
+            headers=headers,
+            timeout=30,
+        )
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.get(f"{self.base_url}{path}", timeout=30, **kwargs)
+
+
+def publish_registrations(
+    connection: pika.BlockingConnection, emails: list[str], *, correlation_id: str
+) -> list[str]:
+    """Publish ``user.registered.v1`` events straight into the exchange, as the web's relay would."""
+    channel = connection.channel()
+    channel.confirm_delivery()
+    event_ids = []
+    for number, email in enumerate(emails, start=1):
+        envelope = new_envelope(
+            UserRegistered(user_id=number, email=email),
+            producer="courier-tests",
+            correlation_id=correlation_id,
+            event_id=uuid.uuid4(),
+        )
+        message = encode(envelope)
+        channel.basic_publish(
+            exchange=message.exchange,
+            routing_key=message.routing_key,
+            body=message.body,
+            properties=pika.BasicProperties(
+                headers=dict(message.headers),
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+                delivery_mode=message.delivery_mode,
+                correlation_id=message.correlation_id,
+                message_id=message.message_id,
+            ),
+            mandatory=True,
+        )
+        event_ids.append(str(envelope.event_id))
+    channel.close()
+    return event_ids

@@ -1,0 +1,262 @@
+"""One class per service of the stack, each a testcontainers ``DockerContainer``.
+
+Ports are published on 127.0.0.1 only (random host ports, looked up again
+after every restart, since Docker may hand out new ones); containers talk to
+each other by alias over the suite's own Docker network.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import urllib.request
+from typing import Any, Self
+
+import pika
+import psycopg
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network
+
+from .polling import wait_until
+
+RABBITMQ_USER = "courier"
+RABBITMQ_PASSWORD = "courier-integration"  # noqa: S105 - a throwaway broker of the suite
+POSTGRES_USER = "courier"
+POSTGRES_PASSWORD = "courier-integration"  # noqa: S105 - a throwaway database of the suite
+
+
+class ServiceContainer(DockerContainer):
+    """A container on the suite's network whose ports are published on loopback only."""
+
+    alias: str = ""
+
+    def __init__(self, image: str, network: Network, *, alias: str | None = None) -> None:
+        super().__init__(image)
+        self.alias = alias or self.alias
+        self.with_network(network).with_network_aliases(self.alias)
+
+    def publish(self, *ports: int) -> Self:
+        for port in ports:
+            # A (host ip, None) pair makes Docker pick a free port on 127.0.0.1 only.
+            self.ports[f"{port}/tcp"] = ("127.0.0.1", None)  # type: ignore[assignment]
+        return self
+
+    def host_port(self, port: int) -> int:
+        container = self.get_wrapped_container()
+        container.reload()
+        bindings = container.attrs["NetworkSettings"]["Ports"][f"{port}/tcp"]
+        return int(bindings[0]["HostPort"])
+
+    def logs(self) -> str:
+        out, err = self.get_logs()
+        return out.decode(errors="replace") + err.decode(errors="replace")
+
+    def docker_stop(self, timeout: int = 20) -> None:
+        self.get_wrapped_container().stop(timeout=timeout)
+
+    def docker_start(self) -> None:
+        self.get_wrapped_container().start()
+        self.wait_ready()
+
+    def docker_restart(self) -> None:
+        self.get_wrapped_container().restart(timeout=20)
+        self.wait_ready()
+
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        self.get_wrapped_container().kill(signal=sig.name)
+
+    def run(self, *command: str) -> tuple[int, str]:
+        code, output = self.get_wrapped_container().exec_run(list(command))
+        return code, output.decode(errors="replace")
+
+    def start(self) -> Self:
+        super().start()
+        self.wait_ready()
+        return self
+
+    def wait_ready(self) -> None:
+        """Block until the service answers; each subclass knows how to ask."""
+
+
+class RabbitMQ(ServiceContainer):
+    alias = "rabbitmq"
+
+    def __init__(self, image: str, network: Network) -> None:
+        super().__init__(image, network)
+        self.with_env("RABBITMQ_DEFAULT_USER", RABBITMQ_USER)
+        self.with_env("RABBITMQ_DEFAULT_PASS", RABBITMQ_PASSWORD)
+        self.publish(5672)
+
+    @property
+    def internal_url(self) -> str:
+        return f"amqp://{RABBITMQ_USER}:{RABBITMQ_PASSWORD}@{self.alias}:5672/%2F"
+
+    @property
+    def url(self) -> str:
+        return f"amqp://{RABBITMQ_USER}:{RABBITMQ_PASSWORD}@127.0.0.1:{self.host_port(5672)}/%2F"
+
+    def connection(self) -> pika.BlockingConnection:
+        params = pika.URLParameters(self.url)
+        params.socket_timeout = 5
+        params.blocked_connection_timeout = 30
+        return pika.BlockingConnection(params)
+
+    def wait_ready(self) -> None:
+        def answers() -> bool:
+            self.connection().close()
+            return True
+
+        wait_until(answers, timeout=120, what="RabbitMQ to accept AMQP connections", interval=1)
+
+    def rabbitmqctl(self, *args: str) -> str:
+        code, output = self.run("rabbitmqctl", *args)
+        assert code == 0, f"rabbitmqctl {' '.join(args)} failed: {output}"
+        return output
+
+
+class Postgres(ServiceContainer):
+    alias = "postgres"
+    databases = ("courier_web", "courier_worker")
+
+    def __init__(self, image: str, network: Network) -> None:
+        super().__init__(image, network)
+        self.with_env("POSTGRES_USER", POSTGRES_USER)
+        self.with_env("POSTGRES_PASSWORD", POSTGRES_PASSWORD)
+        self.with_env("POSTGRES_DB", self.databases[0])
+        self.publish(5432)
+
+    def internal_url(self, database: str) -> str:
+        return f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@{self.alias}:5432/{database}"
+
+    def url(self, database: str) -> str:
+        port = self.host_port(5432)
+        return f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@127.0.0.1:{port}/{database}"
+
+    def wait_ready(self) -> None:
+        def answers() -> bool:
+            with psycopg.connect(self.url(self.databases[0]), connect_timeout=3):
+                return True
+
+        wait_until(answers, timeout=120, what="PostgreSQL to accept connections", interval=1)
+
+    def create_databases(self) -> None:
+        with psycopg.connect(self.url(self.databases[0]), autocommit=True) as conn:
+            for name in self.databases[1:]:
+                conn.execute(f'CREATE DATABASE "{name}"')
+
+
+class SmtpSink(ServiceContainer):
+    """An SMTP server that keeps what it receives and shows it over a JSON API."""
+
+    alias = "smtp-sink"
+
+    def __init__(self, image: str, network: Network) -> None:
+        super().__init__(image, network)
+        self.publish(8025)
+
+    @property
+    def smtp_url(self) -> str:
+        return f"smtp://{self.alias}:1025"
+
+    def _api(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - loopback only
+            f"http://127.0.0.1:{self.host_port(8025)}{path}",
+            data=data,
+            method=method,
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            payload = response.read()
+        return json.loads(payload) if payload else None
+
+    def messages(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = self._api("GET", "/messages")
+        return messages
+
+    def messages_to(self, domain: str) -> list[dict[str, Any]]:
+        return [
+            m for m in self.messages() if any(r.endswith("@" + domain) for r in m["rcpt_tos"])
+        ]
+
+    def refuse_next(self, count: int) -> None:
+        self._api("POST", "/control", {"refuse_next": count})
+
+    def wait_ready(self) -> None:
+        wait_until(lambda: self._api("GET", "/healthz") is not None, timeout=60, what="SMTP sink")
+
+
+class Web(ServiceContainer):
+    """The web service from its deployable image, served by its production server."""
+
+    alias = "web"
+
+    def __init__(self, image: str, network: Network, env: dict[str, str]) -> None:
+        super().__init__(image, network)
+        for key, value in env.items():
+            self.with_env(key, value)
+        self.publish(8000)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.host_port(8000)}"
+
+    def wait_ready(self) -> None:
+        def healthy() -> bool:
+            with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=3) as response:  # noqa: S310
+                return bool(response.status == 200)
+
+        wait_until(healthy, timeout=120, what="the web container's /healthz", interval=0.5)
+
+
+class Relay(ServiceContainer):
+    """The outbox relay: the web image with its other command."""
+
+    alias = "relay"
+
+    def __init__(self, image: str, network: Network, env: dict[str, str]) -> None:
+        super().__init__(image, network)
+        for key, value in env.items():
+            self.with_env(key, value)
+        self.with_env("WEB_MIGRATE_ON_START", "false")
+        self.with_command("start-relay")
+
+    def wait_ready(self) -> None:
+        def running() -> bool:
+            container = self.get_wrapped_container()
+            container.reload()
+            return bool(container.status == "running")
+
+        wait_until(running, timeout=60, what="the relay container to run")
+
+
+class Worker(ServiceContainer):
+    """One worker service container; several may run side by side on the same queues."""
+
+    def __init__(self, image: str, network: Network, env: dict[str, str], *, alias: str) -> None:
+        super().__init__(image, network, alias=alias)
+        for key, value in env.items():
+            self.with_env(key, value)
+        self.with_name(f"courier-it-{alias}-{id(self):x}")
+
+    def wait_ready(self) -> None:
+        wait_until(
+            lambda: " ready." in self.logs(),
+            timeout=120,
+            what=f"worker {self.alias} to report ready",
+            interval=0.5,
+        )
+
+    def handled_event_ids(self) -> set[str]:
+        """Event ids this container's worker logged as handled (its JSON log lines)."""
+        handled = set()
+        for line in self.logs().splitlines():
+            if '"event.handled"' not in line:
+                continue
+            try:
+                record = json.loads(line[line.index("{") :])
+            except ValueError:
+                continue
+            if record.get("event") == "event.handled":
+                handled.add(str(record.get("event_id")))
+        return handled

@@ -1,0 +1,91 @@
+"""The whole Courier system on one Docker network, as the suite runs it."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from testcontainers.core.network import Network
+
+from .containers import Postgres, RabbitMQ, Relay, SmtpSink, Web, Worker
+from .images import Images
+
+
+@dataclass
+class Stack:
+    images: Images
+    network: Network
+    rabbitmq: RabbitMQ
+    postgres: Postgres
+    smtp: SmtpSink
+    web: Web | None = None
+    relay: Relay | None = None
+    workers: list[Worker] = field(default_factory=list)
+
+    def web_env(self) -> dict[str, str]:
+        return {
+            "DJANGO_SETTINGS_MODULE": "courier_web.config.settings.production",
+            "DJANGO_SECRET_KEY": f"integration-{uuid.uuid4().hex}{uuid.uuid4().hex}",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,web",
+            # TLS ends at the ingress in production; the suite speaks plain HTTP on loopback.
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DATABASE_URL": self.postgres.internal_url("courier_web"),
+            "RABBITMQ_URL": self.rabbitmq.internal_url,
+            # Hashing cost is not what the suite measures; never set this in production.
+            "DJANGO_PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",
+        }
+
+    def worker_env(self) -> dict[str, str]:
+        return {
+            "RABBITMQ_URL": self.rabbitmq.internal_url,
+            "WORKER_DATABASE_URL": self.postgres.internal_url("courier_worker"),
+            "SMTP_URL": self.smtp.smtp_url,
+            "WORKER_CONCURRENCY": "2",
+        }
+
+    def start_web(self) -> Web:
+        self.web = Web(self.images.web, self.network, self.web_env()).start()
+        return self.web
+
+    def start_relay(self) -> Relay:
+        self.relay = Relay(self.images.web, self.network, self.web_env()).start()
+        return self.relay
+
+    def add_worker(self) -> Worker:
+        alias = f"worker-{len(self.workers) + 1}"
+        worker = Worker(self.images.worker, self.network, self.worker_env(), alias=alias)
+        self.workers.append(worker)  # registered before start, so cleanup sees it
+        worker.start()
+        return worker
+
+    def remove_worker(self, worker: Worker) -> None:
+        self.workers.remove(worker)
+        worker.stop()
+
+
+@contextlib.contextmanager
+def running_stack(images: Images) -> Iterator[Stack]:
+    """Start the stack; remove every container and the network afterwards, whatever happened."""
+    with contextlib.ExitStack() as cleanup:
+        network = Network()
+        network.create()
+        cleanup.callback(network.remove)
+        rabbitmq = cleanup.enter_context(RabbitMQ(images.rabbitmq, network))
+        postgres = cleanup.enter_context(Postgres(images.postgres, network))
+        postgres.create_databases()
+        smtp = cleanup.enter_context(SmtpSink(images.smtp_sink, network))
+        stack = Stack(images, network, rabbitmq, postgres, smtp)
+        cleanup.callback(_stop_services, stack)
+        stack.start_web()
+        stack.start_relay()
+        stack.add_worker()
+        yield stack
+
+
+def _stop_services(stack: Stack) -> None:
+    for container in [stack.web, stack.relay, *stack.workers]:
+        if container is not None:
+            with contextlib.suppress(Exception):
+                container.stop()
