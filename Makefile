@@ -62,6 +62,18 @@ prepare-local:
 	$(BIN)/courier-web migrate --noinput -v 0
 	$(BIN)/courier-worker init-db
 
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+COMPOSE_RUN := $(COMPOSE) -p courier -f infra/compose.yaml
+
+.PHONY: up
+up: ## Start the full stack in Docker (RabbitMQ + UI, PostgreSQL, web, relay, worker, Flower, SMTP sink)
+	$(COMPOSE_RUN) up -d --wait 2>/dev/null || $(COMPOSE_RUN) up -d
+	@echo "web http://localhost:$(WEB_PORT)  rabbitmq http://localhost:15672  flower http://localhost:5555  mail http://localhost:8025/messages"
+
+.PHONY: down
+down: ## Stop the Docker stack and remove its containers and volumes
+	$(COMPOSE_RUN) down -v
+
 # ---------------------------------------------------------------- checks
 
 .PHONY: test

@@ -1,0 +1,65 @@
+"""`infra/compose.yaml` is valid and describes the stack the suite proves."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+COMPOSE_FILE = Path(__file__).resolve().parent.parent / "infra" / "compose.yaml"
+EXPECTED_SERVICES = {"rabbitmq", "postgres", "smtp-sink", "web", "relay", "worker", "flower"}
+
+
+def _compose_command() -> list[str]:
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    if legacy:
+        return [legacy]
+    pytest.fail("neither `docker compose` nor `docker-compose` is installed (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return loaded
+
+
+def test_compose_itself_accepts_the_file() -> None:
+    result = subprocess.run(
+        [*_compose_command(), "-f", str(COMPOSE_FILE), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_stack_has_every_service(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == EXPECTED_SERVICES
+
+
+def test_ports_are_published_on_loopback_only(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+
+
+def test_web_and_relay_share_one_image_and_worker_is_separate(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["web"]["image"] == services["relay"]["image"]
+    assert services["worker"]["image"] != services["web"]["image"]
+    assert services["relay"]["command"] == ["start-relay"]
+
+
+def test_services_are_configured_only_through_the_environment(compose: dict[str, Any]) -> None:
+    for name in ("web", "relay", "worker"):
+        env = compose["services"][name]["environment"]
+        assert "RABBITMQ_URL" in env, name
+    assert "DATABASE_URL" in compose["services"]["web"]["environment"]
+    assert "WORKER_DATABASE_URL" in compose["services"]["worker"]["environment"]

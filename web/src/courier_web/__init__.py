@@ -1,0 +1,1 @@
+"""Courier's web service: a Django API that turns model changes into events."""

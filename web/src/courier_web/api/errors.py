@@ -1,0 +1,125 @@
+"""One JSON error shape for every API failure, and the handlers that produce it.
+
+``{"error": {"code": ..., "message": ..., "fields": {"email": ["..."]}}}``
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI, Schema
+from ninja.errors import HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from courier_web.api.parser import BadRequestBody
+from courier_web.users.errors import EmailAlreadyRegistered
+
+log = structlog.get_logger(__name__)
+
+# Where ninja puts a parameter before the field's own name: ("body", "payload", ...).
+_LOCATIONS = {"body", "query", "path", "header", "cookie", "form", "file"}
+
+
+class ErrorDetail(Schema):
+    code: str
+    message: str
+    fields: dict[str, list[str]] | None = None
+
+
+class ErrorOut(Schema):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+class ApiError(Exception):
+    """An error an API function raises to answer with ``status`` and this code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> Any:
+    detail: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        detail["fields"] = fields
+    return {"error": detail}
+
+
+def _field_name(loc: list[Any] | tuple[Any, ...], param_names: set[str]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+        if parts and parts[0] in param_names:
+            parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(api: NinjaAPI) -> None:
+    """Replace ninja's default error bodies with ours; a client mistake is never a 500."""
+
+    def respond(request: HttpRequest, status: int, body: Any) -> HttpResponse:
+        return api.create_response(request, body, status=status)
+
+    def on_validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+        fields: dict[str, list[str]] = {}
+        for err in exc.errors:
+            name = _field_name(err.get("loc", ()), {"payload"})
+            # Never echo input back: it may be a password.
+            fields.setdefault(name, []).append(str(err.get("msg", "invalid")))
+        return respond(
+            request, 422, error_body("validation_error", "the request is not valid", fields)
+        )
+
+    def on_django_validation(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+        if hasattr(exc, "error_dict"):
+            fields = {name: list(msgs) for name, msgs in exc.message_dict.items()}
+        else:
+            fields = {"body": list(exc.messages)}
+        return respond(
+            request, 422, error_body("validation_error", "the request is not valid", fields)
+        )
+
+    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        cause = exc.__cause__
+        if isinstance(cause, RequestDataTooBig):
+            return respond(request, 413, error_body("too_large", "the request body is too large"))
+        if isinstance(cause, BadRequestBody):
+            return respond(request, 400, error_body("bad_request", str(cause)))
+        return respond(request, exc.status_code, error_body("http_error", str(exc)))
+
+    def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+        return respond(request, exc.status, error_body(exc.code, exc.message))
+
+    def on_conflict(request: HttpRequest, exc: EmailAlreadyRegistered) -> HttpResponse:
+        return respond(
+            request,
+            409,
+            error_body("conflict", str(exc), {"email": ["an account with this email exists"]}),
+        )
+
+    def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return respond(request, 404, error_body("not_found", "not found"))
+
+    def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+        log.exception("api.unhandled_error", path=request.path)
+        return respond(request, 500, error_body("internal_error", "internal server error"))
+
+    handlers: list[tuple[type[Exception], Any]] = [
+        (Exception, on_unexpected),
+        (NinjaValidationError, on_validation),
+        (DjangoValidationError, on_django_validation),
+        (HttpError, on_http_error),
+        (ApiError, on_api_error),
+        (EmailAlreadyRegistered, on_conflict),
+        (Http404, on_not_found),
+    ]
+    for exc_class, handler in handlers:
+        api.add_exception_handler(exc_class, handler)

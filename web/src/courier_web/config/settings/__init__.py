@@ -1,0 +1,1 @@
+"""Settings modules: ``base`` (dev-safe defaults), ``test`` and ``production``."""

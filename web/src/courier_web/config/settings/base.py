@@ -1,0 +1,177 @@
+"""Base settings: dev-safe defaults, everything overridable through the environment.
+
+``production`` differs only in refusing to start without ``DJANGO_SECRET_KEY``;
+``test`` pins what the test suite needs. Nothing here opens a connection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from courier_web.config.env import env_bool, env_float, env_int, env_list, env_str
+from courier_web.config.logging import configure_structlog, logging_config
+
+PACKAGE_DIR = Path(__file__).resolve().parents[2]
+
+
+def _default_home() -> Path:
+    # From a source checkout (web/src/courier_web) the home is web/; an
+    # installed package has no such folder, so fall back to the working dir.
+    source_root = PACKAGE_DIR.parents[1]
+    if PACKAGE_DIR.parent.name == "src" and (source_root / "pyproject.toml").is_file():
+        return source_root
+    return Path.cwd()
+
+
+#: Where local state (the default SQLite file) lives: ``COURIER_WEB_HOME``.
+COURIER_WEB_HOME = Path(env_str("COURIER_WEB_HOME", str(_default_home()))).resolve()
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "django-insecure-courier-dev-only-never-in-production")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "ninja",
+    "courier_web.users",
+    "courier_web.outbox",
+]
+
+# Order, outermost first. The request id comes first so that every response,
+# including errors produced further in, carries X-Request-ID.
+MIDDLEWARE = [
+    "courier_web.middleware.request_id.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "courier_web.config.urls"
+WSGI_APPLICATION = "courier_web.config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ------------------------------------------------------------------ database
+_DEFAULT_SQLITE = COURIER_WEB_HOME / "var" / "web.sqlite3"
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{_DEFAULT_SQLITE}")
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["OPTIONS"] = {
+        # SQLite has one writer: IMMEDIATE takes the write lock at BEGIN, so
+        # relays (and the in-process publisher) serialise instead of failing
+        # to upgrade a read lock; WAL lets readers go on meanwhile.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_float("SQLITE_BUSY_TIMEOUT", 20.0),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "users.User"
+
+# --------------------------------------------------------------- passwords
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "display_name")},
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# DJANGO_PASSWORD_HASHERS: comma-separated dotted paths that replace the list
+# below. Only the test suite and benchmarks set it (to a fast, weak hasher);
+# never set it in production.
+PASSWORD_HASHERS = env_list(
+    "DJANGO_PASSWORD_HASHERS",
+    [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+        "django.contrib.auth.hashers.ScryptPasswordHasher",
+    ],
+)
+
+# ------------------------------------------------------------------- cache
+REDIS_URL = env_str("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+
+# ------------------------------------------------------------------ broker
+RABBITMQ_URL = env_str("RABBITMQ_URL", "amqp://guest:guest@localhost:5672/%2F")
+
+#: ``thread``: publish each committed row right away from an in-process
+#: background thread; ``off``: leave every row to ``relay_outbox``.
+OUTBOX_DISPATCH = env_str("OUTBOX_DISPATCH", "thread")
+#: Row ids the in-process publisher may hold; beyond it rows wait for the relay.
+OUTBOX_QUEUE_SIZE = env_int("OUTBOX_QUEUE_SIZE", 10_000)
+#: Rows the relay claims (and locks) per transaction.
+OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 100)
+#: Seconds the relay sleeps when there is nothing to publish.
+OUTBOX_POLL_INTERVAL = env_float("OUTBOX_POLL_INTERVAL", 0.5)
+#: Rows younger than this (seconds) are left to the in-process publisher.
+OUTBOX_RELAY_GRACE = env_float("OUTBOX_RELAY_GRACE", 2.0)
+#: First and largest delay (seconds) of the exponential, jittered backoff used
+#: by the relay and by the in-process publisher's circuit breaker.
+OUTBOX_BACKOFF_INITIAL = env_float("OUTBOX_BACKOFF_INITIAL", 0.5)
+OUTBOX_BACKOFF_MAX = env_float("OUTBOX_BACKOFF_MAX", 30.0)
+#: TCP connect / socket timeout (seconds) towards the broker.
+OUTBOX_CONNECT_TIMEOUT = env_float("OUTBOX_CONNECT_TIMEOUT", 2.0)
+#: Give up on a connection the broker blocks (memory/disk alarm) after this long.
+OUTBOX_BLOCKED_TIMEOUT = env_float("OUTBOX_BLOCKED_TIMEOUT", 5.0)
+#: AMQP heartbeat (seconds).
+OUTBOX_HEARTBEAT = env_int("OUTBOX_HEARTBEAT", 15)
+#: ``durable``: declare the topic exchange on connect; ``passive``: only check
+#: it exists (for credentials that may publish but not configure).
+OUTBOX_DECLARE_EXCHANGE = env_str("OUTBOX_DECLARE_EXCHANGE", "durable")
+#: Timeout (seconds) of the broker probe behind ``GET /readyz``.
+READYZ_BROKER_TIMEOUT = env_float("READYZ_BROKER_TIMEOUT", 1.0)
+
+# ----------------------------------------------------------------- logging
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
+configure_structlog()

@@ -1,0 +1,1 @@
+"""HTTP middleware; the order lives in settings.MIDDLEWARE."""

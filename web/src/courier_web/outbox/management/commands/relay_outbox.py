@@ -1,0 +1,67 @@
+"""``courier-web relay_outbox``: the long-lived outbox relay (and ``--once`` to drain)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from argparse import ArgumentParser
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from courier_web.outbox.backoff import Backoff
+from courier_web.outbox.broker import BrokerOptions, redact_url
+from courier_web.outbox.publisher import PikaPublisher
+from courier_web.outbox.relay import START_BROKER_HINT, Relay, RelayConfig
+
+
+class Command(BaseCommand):
+    help = "Publish pending outbox rows to RabbitMQ with confirms; runs until SIGTERM/SIGINT."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--once", action="store_true", help="drain the pending rows, then exit")
+        parser.add_argument("--batch-size", type=int, default=settings.OUTBOX_BATCH_SIZE)
+        parser.add_argument(
+            "--poll-interval",
+            type=float,
+            default=settings.OUTBOX_POLL_INTERVAL,
+            help="seconds to sleep when idle",
+        )
+        parser.add_argument(
+            "--grace",
+            type=float,
+            default=settings.OUTBOX_RELAY_GRACE,
+            help="leave rows younger than this (seconds) to the in-process publisher",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        broker = BrokerOptions.from_settings(connection_name="courier-web relay")
+        stop = threading.Event()
+
+        def request_stop(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, request_stop)
+            signal.signal(signal.SIGINT, request_stop)
+        relay = Relay(
+            PikaPublisher(broker),
+            RelayConfig(
+                batch_size=options["batch_size"],
+                poll_interval=options["poll_interval"],
+                grace=options["grace"],
+            ),
+            backoff=Backoff(
+                initial=settings.OUTBOX_BACKOFF_INITIAL, maximum=settings.OUTBOX_BACKOFF_MAX
+            ),
+            broker=redact_url(broker.url),
+            stop=stop,
+        )
+        stats = relay.run(once=options["once"])
+        if options["once"] and stats.broker_errors:
+            raise CommandError(
+                f"the broker at {redact_url(broker.url)} did not take the pending rows; "
+                + START_BROKER_HINT
+            )

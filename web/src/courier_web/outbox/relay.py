@@ -1,0 +1,140 @@
+"""The relay loop: publish whatever the in-process publisher did not, forever.
+
+It claims batches of pending rows older than a grace period, publishes them
+with confirms, backs off (exponentially, with jitter) while the broker is away,
+and logs once per state change rather than once per row.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from courier_web.outbox.backoff import Backoff
+from courier_web.outbox.publisher import Publisher
+from courier_web.outbox.services import outbox_publish_batch
+
+log = structlog.get_logger(__name__)
+
+START_BROKER_HINT = (
+    "start RabbitMQ (`rabbitmq-server -detached`, `make up`, or "
+    "`docker run -d -p 5672:5672 rabbitmq:3.13`) or point RABBITMQ_URL at one; "
+    "pending rows are kept and published once it answers"
+)
+_PROGRESS_EVERY_S = 5.0
+
+
+@dataclass
+class RelayStats:
+    sent: int = 0
+    failed: int = 0
+    broker_errors: int = 0
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    batch_size: int
+    poll_interval: float
+    grace: float
+
+
+class Relay:
+    """Drains the outbox through one publisher until stopped."""
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        config: RelayConfig,
+        *,
+        backoff: Backoff,
+        broker: str,
+        stop: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.publisher = publisher
+        self.config = config
+        self.backoff = backoff
+        self.broker = broker
+        self.stop = stop or threading.Event()
+        self.clock = clock
+        self.stats = RelayStats()
+        self._broker_up: bool | None = None  # unknown until the first attempt
+
+    def run(self, *, once: bool = False) -> RelayStats:
+        """Loop until ``stop`` is set; with ``once``, until nothing is left or the broker fails."""
+        log.info("outbox.relay_started", broker=self.broker, once=once, **vars(self.config))
+        backlog_started: float | None = None
+        backlog_sent = 0
+        last_progress = self.clock()
+        try:
+            while not self.stop.is_set():
+                # Cheap when connected; tells a dead broker apart even with no rows.
+                if (error := self.publisher.connect()) is not None:
+                    self.stats.broker_errors += 1
+                    self._broker_lost(error)
+                    if once:
+                        break
+                    self.stop.wait(self.backoff.next_delay())
+                    continue
+                report = outbox_publish_batch(
+                    publisher=self.publisher,
+                    limit=self.config.batch_size,
+                    min_age=timedelta(seconds=self.config.grace),
+                )
+                self.stats.sent += report.sent
+                self.stats.failed += report.failed
+                if report.error is not None:
+                    self.stats.broker_errors += 1
+                    self._broker_lost(report.error)
+                    if once:
+                        break
+                    self.stop.wait(self.backoff.next_delay())
+                    continue
+                self._broker_back()
+                if report.claimed >= self.config.batch_size:
+                    # A backlog: keep going without sleeping, say how it goes.
+                    if backlog_started is None:
+                        backlog_started, backlog_sent = self.clock(), 0
+                    backlog_sent += report.sent
+                    if self.clock() - last_progress >= _PROGRESS_EVERY_S:
+                        last_progress = self.clock()
+                        log.info("outbox.relay_progress", sent=backlog_sent)
+                    continue
+                if backlog_started is not None:
+                    log.info(
+                        "outbox.backlog_drained",
+                        sent=backlog_sent + report.sent,
+                        seconds=round(self.clock() - backlog_started, 2),
+                    )
+                    backlog_started = None
+                if once:
+                    break
+                self.publisher.idle()
+                self.stop.wait(self.config.poll_interval)
+        finally:
+            self.publisher.close()
+            log.info("outbox.relay_stopped", **vars(self.stats))
+        return self.stats
+
+    def _broker_lost(self, error: str) -> None:
+        if self._broker_up is None:
+            log.error(
+                "outbox.broker_unreachable",
+                broker=self.broker,
+                error=error,
+                hint=START_BROKER_HINT,
+            )
+        elif self._broker_up:
+            log.warning("outbox.broker_lost", broker=self.broker, error=error)
+        self._broker_up = False
+
+    def _broker_back(self) -> None:
+        if self._broker_up is False:
+            log.info("outbox.broker_back", broker=self.broker)
+        self._broker_up = True
+        self.backoff.reset()

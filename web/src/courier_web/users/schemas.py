@@ -1,0 +1,28 @@
+"""The users API's request and response shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from ninja import Schema
+from pydantic import ConfigDict, EmailStr, Field
+
+
+class UserCreateIn(Schema):
+    """Registration request; unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[EmailStr, Field(max_length=254)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    display_name: Annotated[str, Field(max_length=150)] = ""
+
+
+class UserOut(Schema):
+    """A user as the API shows it: never the password."""
+
+    id: int
+    email: str
+    display_name: str
+    date_joined: datetime

@@ -1,0 +1,70 @@
+"""The Celery app: ``celery -A courier_worker.celery_app:app worker``.
+
+Configured from the environment (``settings.py``), read lazily when Celery
+first needs its configuration; importing this module connects to nothing.
+The app declares and consumes its own queues, so no ``-Q`` is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, signals
+from shared_contracts.topology import EVENTS_EXCHANGE, EVENTS_EXCHANGE_TYPE, WORKER_BULK
+
+from courier_worker.consumer import DeclareDeadLetterQueues
+from courier_worker.heartbeat import Heartbeat
+from courier_worker.logs import configure_logging
+from courier_worker.settings import Settings, get_settings
+from courier_worker.tasks import register_tasks
+from courier_worker.topology import CONSUMING_QUEUES
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings derived from ours."""
+    return {
+        "broker_url": settings.RABBITMQ_URL,
+        # Every message the worker publishes (dead letters, later retries) waits
+        # for the broker's confirm.
+        "broker_transport_options": {"confirm_publish": True},
+        "broker_connection_retry_on_startup": True,
+        # Wire format: JSON only (the codec in shared_contracts); never pickle.
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_backend": None,
+        "task_ignore_result": True,
+        # At-least-once: ack after the handler ran; a killed worker's (or pool
+        # child's) message goes back to the queue; a failure is rejected without
+        # requeue, which our queues dead-letter instead of acknowledging it away.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": False,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_soft_time_limit": 60,
+        "task_time_limit": 90,
+        "worker_prefetch_multiplier": settings.WORKER_PREFETCH,
+        # Topology: our queues only, never created implicitly from a task route.
+        "task_queues": CONSUMING_QUEUES,
+        "task_create_missing_queues": False,
+        "task_default_queue": WORKER_BULK.name,
+        "task_default_exchange": EVENTS_EXCHANGE,
+        "task_default_exchange_type": EVENTS_EXCHANGE_TYPE,
+        # Quorum queues reject global QoS; Celery switches to per-consumer QoS.
+        "worker_detect_quorum_queues": True,
+        "worker_consumer": "courier_worker.consumer:CourierConsumer",
+        "worker_hijack_root_logger": False,
+        "enable_utc": True,
+    }
+
+
+app = Celery("courier_worker", set_as_current=False)
+app.add_defaults(lambda: celery_config(get_settings()))
+app.steps["worker"].add(Heartbeat)
+app.steps["consumer"].add(DeclareDeadLetterQueues)
+register_tasks(app)
+
+
+@signals.setup_logging.connect
+def _setup_logging(**_: Any) -> None:
+    # Any receiver of this signal stops Celery from configuring logging itself.
+    configure_logging(get_settings().LOG_LEVEL)

@@ -1,0 +1,80 @@
+"""``courier-worker``: operator commands for the worker service."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from courier_worker.heartbeat import age
+from courier_worker.logs import configure_logging
+from courier_worker.settings import get_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="courier-worker", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("init-db", help="create the worker's tables (idempotent)")
+    health = commands.add_parser(
+        "healthcheck", help="exit 0 when this container's worker beat recently (liveness probe)"
+    )
+    health.add_argument("--max-age", type=float, help="seconds (default WORKER_HEARTBEAT_MAX_AGE)")
+    health.add_argument("--file", type=Path, help="heartbeat file (default WORKER_HEARTBEAT_FILE)")
+    dead = commands.add_parser("dead-letters", help="inspect or requeue dead-lettered messages")
+    dead_commands = dead.add_subparsers(dest="action", required=True)
+    listing = dead_commands.add_parser("list", help="print dead letters as JSON lines")
+    listing.add_argument("--limit", type=int, default=100, help="per queue (default 100)")
+    requeue = dead_commands.add_parser("requeue", help="move dead letters back to their queue")
+    requeue.add_argument("ids", nargs="*", help="event ids (default: all, up to --limit)")
+    requeue.add_argument("--limit", type=int, default=1000, help="per queue (default 1000)")
+    args = parser.parse_args(argv)
+
+    if args.command == "init-db":
+        return _init_db()
+    if args.command == "dead-letters":
+        return _dead_letters(args.action, args.limit, getattr(args, "ids", []))
+    return _healthcheck(args.file, args.max_age)
+
+
+def _dead_letters(action: str, limit: int, ids: list[str]) -> int:
+    from courier_worker.celery_app import app  # lazy: keeps healthcheck light
+    from courier_worker.operations import list_dead_letters, requeue_dead_letters
+
+    configure_logging(get_settings().LOG_LEVEL)
+    if action == "list":
+        count = list_dead_letters(app, limit=limit)
+        print(f"{count} dead letter(s)", file=sys.stderr)
+    else:
+        count = requeue_dead_letters(app, ids=ids, limit=limit)
+        print(f"{count} dead letter(s) requeued", file=sys.stderr)
+    return 0
+
+
+def _init_db() -> int:
+    from courier_worker.bootstrap import make_store  # lazy: keeps healthcheck light
+
+    settings = get_settings()
+    configure_logging(settings.LOG_LEVEL)
+    make_store(settings)
+    print("worker database ready")
+    return 0
+
+
+def _healthcheck(path: Path | None, max_age: float | None) -> int:
+    settings = get_settings()
+    path = path or settings.WORKER_HEARTBEAT_FILE
+    limit = max_age if max_age is not None else settings.WORKER_HEARTBEAT_MAX_AGE
+    seconds = age(path)
+    if seconds is None:
+        print(f"unhealthy: no heartbeat at {path}", file=sys.stderr)
+        return 1
+    if seconds > limit:
+        print(f"unhealthy: last heartbeat {seconds:.0f}s ago (limit {limit:.0f}s)", file=sys.stderr)
+        return 1
+    print(f"healthy: last heartbeat {seconds:.0f}s ago")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Dead letters: messages the worker will not (or can no longer) handle, kept with the reason.
+
+A dead letter is the original message (body, headers, properties) plus two
+headers, ``x-courier-dead-letter-reason`` (a ``ContractError.reason`` or one
+of the worker's own reasons below) and ``x-courier-dead-letter-detail``,
+published to the dead-letter exchange with publisher confirms, routed to the
+dead-letter queue of the queue it came from. Only then is the original
+acknowledged, so a failure to publish loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from celery import Celery
+from shared_contracts.topology import (
+    DEAD_LETTER_DETAIL_HEADER,
+    DEAD_LETTER_REASON_HEADER,
+    QueueSpec,
+)
+
+from courier_worker.topology import dead_letter_exchange, dead_letter_queue
+from shared_contracts import ContractError
+
+#: The handler raised: until retries exist (issue 4) a failed event waits here.
+HANDLER_FAILED = "handler-failed"
+#: Header naming the queue a dead letter came from (where a requeue sends it back).
+SOURCE_QUEUE_HEADER = "x-courier-dead-letter-queue"
+#: Header with the time (ISO 8601, UTC) the worker dead-lettered the message.
+DEAD_LETTERED_AT_HEADER = "x-courier-dead-lettered-at"
+#: The properties of the original message that travel with its dead letter.
+KEPT_PROPERTIES = ("content_type", "content_encoding", "correlation_id", "message_id", "priority")
+MAX_DETAIL_CHARS = 1000
+#: Headers the broker sets on delivery; meaningless on a new message.
+_BROKER_HEADERS = frozenset({"x-delivery-count"})
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One refused message, as it arrived, with why it was refused."""
+
+    source: QueueSpec
+    body: bytes
+    reason: str
+    detail: str
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+    def publish_headers(self) -> dict[str, Any]:
+        return {
+            **{k: v for k, v in self.headers.items() if k not in _BROKER_HEADERS},
+            DEAD_LETTER_REASON_HEADER: self.reason,
+            DEAD_LETTER_DETAIL_HEADER: self.detail[:MAX_DETAIL_CHARS],
+            SOURCE_QUEUE_HEADER: self.source.name,
+            DEAD_LETTERED_AT_HEADER: datetime.now(UTC).isoformat(),
+        }
+
+
+class DeadLetterPublisher(Protocol):
+    """Publishes dead letters; returns only once the broker has them."""
+
+    def publish(self, letter: DeadLetter) -> None: ...
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """The dead-letter reason and detail for ``exc``."""
+    if isinstance(exc, ContractError):
+        return exc.reason, str(exc)
+    return HANDLER_FAILED, f"{type(exc).__name__}: {exc}"
+
+
+class KombuDeadLetterPublisher:
+    """Publishes through the Celery app's producer pool (publisher confirms are on)."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def publish(self, letter: DeadLetter) -> None:
+        properties = {k: v for k, v in letter.properties.items() if k in KEPT_PROPERTIES}
+        content_type = properties.pop("content_type", None) or "application/octet-stream"
+        content_encoding = properties.pop("content_encoding", None) or "binary"
+        with self.app.producer_or_acquire() as producer:
+            # With ``confirm_publish`` (broker_transport_options) publish() returns
+            # only after the broker's ack and raises on a nack.
+            producer.publish(
+                letter.body,
+                exchange=dead_letter_exchange,
+                routing_key=letter.source.dead_letter_queue,
+                headers=letter.publish_headers(),
+                content_type=content_type,
+                content_encoding=content_encoding,
+                delivery_mode=2,
+                declare=[dead_letter_queue(letter.source)],
+                retry=True,
+                retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+                **{k: v for k, v in properties.items() if v is not None},
+            )

@@ -1,0 +1,124 @@
+"""Operator actions on the dead-letter queues: list them, move messages back for another try."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from celery import Celery
+from kombu import Exchange
+from kombu.message import Message
+from shared_contracts.topology import DEAD_LETTER_DETAIL_HEADER, DEAD_LETTER_REASON_HEADER
+
+from courier_worker.deadletter import DEAD_LETTERED_AT_HEADER, SOURCE_QUEUE_HEADER
+from courier_worker.topology import DEAD_LETTER_QUEUES
+
+#: Headers dropped when a dead letter goes back to its queue (the broker's and ours).
+_DEAD_LETTER_HEADERS = frozenset(
+    {
+        DEAD_LETTER_REASON_HEADER,
+        DEAD_LETTER_DETAIL_HEADER,
+        SOURCE_QUEUE_HEADER,
+        DEAD_LETTERED_AT_HEADER,
+        "x-death",
+        "x-first-death-exchange",
+        "x-first-death-queue",
+        "x-first-death-reason",
+        "x-last-death-exchange",
+        "x-last-death-queue",
+        "x-last-death-reason",
+        "x-delivery-count",
+    }
+)
+
+
+def describe(queue: str, message: Message) -> dict[str, Any]:
+    headers = message.headers or {}
+    return {
+        "queue": queue,
+        "id": headers.get("id"),
+        "task": headers.get("task"),
+        "reason": headers.get(DEAD_LETTER_REASON_HEADER) or _broker_reason(headers),
+        "detail": headers.get(DEAD_LETTER_DETAIL_HEADER),
+        "dead_lettered_at": headers.get(DEAD_LETTERED_AT_HEADER),
+        "source": headers.get(SOURCE_QUEUE_HEADER) or headers.get("x-first-death-queue"),
+    }
+
+
+def list_dead_letters(app: Celery, *, limit: int, write: Callable[[str], None] = print) -> int:
+    """Print up to ``limit`` dead letters per queue as JSON lines; leaves them in place."""
+    count = 0
+    with _dead_letters(app) as taken:
+        for queue, message in taken(limit):
+            write(json.dumps(describe(queue, message), default=str))
+            count += 1
+    return count
+
+
+def requeue_dead_letters(
+    app: Celery, *, ids: Sequence[str], limit: int, write: Callable[[str], None] = print
+) -> int:
+    """Move dead letters (those with ``ids``, or all up to ``limit``) back to their queue.
+
+    They go to the queue they came from through the default exchange, so only
+    this worker sees them again (never other services bound to the event type).
+    """
+    moved = 0
+    wanted = set(ids)
+    with _dead_letters(app) as taken, app.producer_or_acquire() as producer:
+        # Take the whole batch first: a message requeued now may be dead-lettered
+        # again within this run, and must not be fetched and moved a second time.
+        for queue, message in list(taken(limit)):
+            info = describe(queue, message)
+            if wanted and info["id"] not in wanted:
+                continue
+            source = info["source"]
+            if not source:
+                write(json.dumps({**info, "requeued": False, "why": "source queue unknown"}))
+                continue
+            headers = dict(message.headers or {})
+            producer.publish(
+                message.body,
+                exchange=Exchange(""),
+                routing_key=source,
+                headers={k: v for k, v in headers.items() if k not in _DEAD_LETTER_HEADERS},
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+                delivery_mode=2,
+                retry=True,
+            )
+            message.ack()  # only after the broker confirmed the copy
+            write(json.dumps({**info, "requeued": True}, default=str))
+            moved += 1
+    return moved
+
+
+@contextmanager
+def _dead_letters(
+    app: Celery,
+) -> Iterator[Callable[[int], Iterator[tuple[str, Message]]]]:
+    """Fetch dead letters unacknowledged; what is not acked returns to its queue on close."""
+    with app.connection_for_write() as connection:
+        channel = connection.channel()
+
+        def taken(limit: int) -> Iterator[tuple[str, Message]]:
+            for queue in DEAD_LETTER_QUEUES:
+                bound = queue(channel)
+                bound.declare()
+                for _ in range(limit):
+                    message = bound.get(no_ack=False)
+                    if message is None:
+                        break
+                    yield queue.name, message
+
+        try:
+            yield taken
+        finally:
+            channel.close()  # type: ignore[attr-defined]
+
+
+def _broker_reason(headers: dict[str, Any]) -> str | None:
+    reason = headers.get("x-first-death-reason")
+    return f"broker:{reason}" if reason else None

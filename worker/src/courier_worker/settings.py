@@ -1,0 +1,150 @@
+"""The worker's configuration: environment variables only, with laptop-friendly defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: ``worker/`` when running from a source checkout (``src/courier_worker/settings.py``).
+_SOURCE_HOME = Path(__file__).resolve().parents[2]
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def worker_home() -> Path:
+    """Where the worker keeps its local state (``var/``): ``COURIER_WORKER_HOME`` or ``worker/``."""
+    configured = os.environ.get("COURIER_WORKER_HOME")
+    return Path(configured).expanduser() if configured else _SOURCE_HOME
+
+
+def _var_dir() -> Path:
+    return worker_home() / "var"
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{_var_dir() / 'worker.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Where and how to deliver mail, parsed from ``SMTP_URL``."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    ssl: bool = False
+    starttls: bool = False
+    timeout: float = 10.0
+
+    def __repr__(self) -> str:  # never print the password, even in a traceback
+        return (
+            f"SmtpConfig(host={self.host!r}, port={self.port}, username={self.username!r}, "
+            f"password={'***' if self.password else None}, ssl={self.ssl}, "
+            f"starttls={self.starttls}, timeout={self.timeout})"
+        )
+
+
+def parse_smtp_url(url: str) -> SmtpConfig:
+    """Parse ``smtp://[user:pass@]host[:port][?starttls=true&timeout=10]`` or ``smtps://...``.
+
+    Defaults: port 25 for ``smtp``, 587 when ``starttls`` is on, 465 for ``smtps``.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in {"smtp", "smtps"}:
+        raise ValueError(f"SMTP_URL must start with smtp:// or smtps://, got {parts.scheme!r}://")
+    if not parts.hostname:
+        raise ValueError("SMTP_URL names no host")
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    unknown = set(query) - {"starttls", "timeout"}
+    if unknown:
+        raise ValueError(f"SMTP_URL has unknown options: {', '.join(sorted(unknown))}")
+    ssl = parts.scheme == "smtps"
+    starttls = _flag(query.get("starttls", "false"), "starttls")
+    if ssl and starttls:
+        raise ValueError("SMTP_URL: smtps:// is already TLS; drop starttls=true")
+    default_port = 465 if ssl else 587 if starttls else 25
+    timeout = float(query.get("timeout", "10"))
+    if timeout <= 0:
+        raise ValueError("SMTP_URL: timeout must be positive")
+    return SmtpConfig(
+        host=parts.hostname,
+        port=parts.port or default_port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        ssl=ssl,
+        starttls=starttls,
+        timeout=timeout,
+    )
+
+
+def _flag(value: str, name: str) -> bool:
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ValueError(f"SMTP_URL: {name} must be true or false, got {value!r}")
+
+
+class Settings(BaseSettings):
+    """Everything the worker reads from its environment."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
+
+    # URLs may carry credentials: keep them out of repr() and so out of logs.
+    RABBITMQ_URL: str = Field(default="amqp://guest:guest@localhost:5672/%2F", repr=False)
+    WORKER_DATABASE_URL: str = Field(default_factory=_default_database_url, repr=False)
+    #: Unset: emails are written as ``.eml`` files to ``MAIL_DIR``.
+    SMTP_URL: str | None = Field(default=None, repr=False)
+    MAIL_DIR: Path = Field(default_factory=lambda: _var_dir() / "mail")
+    MAIL_FROM: str = "Courier <no-reply@courier.invalid>"
+    #: Messages each pool process reserves ahead (Celery's prefetch multiplier).
+    WORKER_PREFETCH: int = Field(default=4, ge=1, le=100)
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    #: Touched by the running worker; ``courier-worker healthcheck`` checks its age.
+    WORKER_HEARTBEAT_FILE: Path = Field(default_factory=lambda: _var_dir() / "worker.heartbeat")
+    WORKER_HEARTBEAT_INTERVAL: float = Field(default=10.0, gt=0)
+    WORKER_HEARTBEAT_MAX_AGE: float = Field(default=60.0, gt=0)
+
+    @field_validator("SMTP_URL", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("SMTP_URL")
+    @classmethod
+    def _smtp_url_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_smtp_url(value)
+        return value
+
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def smtp(self) -> SmtpConfig | None:
+        return parse_smtp_url(self.SMTP_URL) if self.SMTP_URL else None
+
+    @property
+    def database_url(self) -> str:
+        """``WORKER_DATABASE_URL`` with plain ``postgresql://`` mapped to the psycopg 3 driver."""
+        url = self.WORKER_DATABASE_URL
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url.removeprefix(prefix)
+        return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once, on first use."""
+    return Settings()

@@ -1,0 +1,133 @@
+"""The worker's own database: which events it has already handled.
+
+SQLAlchemy Core on SQLite (default) or PostgreSQL (``postgresql+psycopg://``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    create_engine,
+    event,
+    exists,
+    insert,
+    inspect,
+    select,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+metadata = MetaData()
+
+handled_events = Table(
+    "handled_events",
+    metadata,
+    Column("event_id", Uuid(), primary_key=True),
+    Column("event_type", String(128), nullable=False),
+    Column("handled_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class HandledEvents(Protocol):
+    """The record of event ids whose side effects have happened."""
+
+    def is_handled(self, event_id: uuid.UUID) -> bool: ...
+
+    def claim(self, event_id: uuid.UUID, event_type: str) -> AbstractContextManager[bool]:
+        """Own ``event_id`` for the duration of the block, or learn it was already handled.
+
+        Yields False when the event is already recorded. Yields True otherwise,
+        and records the event when the block exits normally; an exception (or a
+        crash) inside the block leaves no record. While one delivery holds the
+        claim, a concurrent claim of the same event waits for its outcome.
+        """
+        ...
+
+
+class SqlHandledEvents:
+    """``HandledEvents`` in a SQL table, through SQLAlchemy Core.
+
+    A claim is an INSERT in a transaction kept open around the side effect and
+    committed after it. The primary key does the rest: a second delivery's
+    INSERT of the same id waits on the open transaction, then fails (the first
+    committed: a duplicate) or succeeds (the first rolled back or its process
+    died, which closes its connection). No lease can expire on a live handler.
+    On SQLite this serialises handlers on the database's write lock, which
+    suits the embedded default; PostgreSQL locks only the one row.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def is_handled(self, event_id: uuid.UUID) -> bool:
+        query = select(exists().where(handled_events.c.event_id == event_id))
+        with self.engine.connect() as conn:
+            return bool(conn.execute(query).scalar())
+
+    @contextmanager
+    def claim(self, event_id: uuid.UUID, event_type: str) -> Iterator[bool]:
+        row = {"event_id": event_id, "event_type": event_type, "handled_at": datetime.now(UTC)}
+        with self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                conn.execute(insert(handled_events).values(**row))
+                owned = True
+            except IntegrityError:
+                transaction.rollback()
+                owned = False
+            if not owned:
+                yield False
+                return
+            try:
+                yield True
+            except BaseException:
+                transaction.rollback()
+                raise
+            transaction.commit()
+
+    def create_schema(self) -> None:
+        """Create the tables if missing; safe to call from several processes at once."""
+        try:
+            metadata.create_all(self.engine, checkfirst=True)
+        except (IntegrityError, OperationalError, ProgrammingError):
+            # Another process won the race to CREATE TABLE; fine if the table is there now.
+            if not inspect(self.engine).has_table(handled_events.name):
+                raise
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get their folder, WAL mode and a lock timeout."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # Several pool processes share one file: wait for its lock instead of failing.
+        kwargs = {"connect_args": {"timeout": 30}}
+    engine = create_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()

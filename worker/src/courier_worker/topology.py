@@ -1,0 +1,76 @@
+"""The worker's queues on the broker, built from ``shared_contracts.topology``.
+
+Every queue is a durable quorum queue bound to ``courier.events`` by its
+routing keys, with a dead-letter exchange: whatever the broker itself
+dead-letters (a rejected message, one redelivered more than
+``DELIVERY_LIMIT`` times) lands in that queue's own dead-letter queue.
+Changing an argument here changes the queue's identity on the broker: an
+existing queue declared with other arguments makes the worker fail to start
+(``PRECONDITION_FAILED``), so the broker definitions in ``infra/`` must match.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu import Exchange, Queue, binding
+from shared_contracts.topology import (
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+    EVENTS_EXCHANGE_TYPE,
+    WORKER_QUEUES,
+    QueueSpec,
+)
+
+#: A message redelivered this many times (e.g. it keeps killing its worker) is dead-lettered.
+DELIVERY_LIMIT = 20
+
+events_exchange = Exchange(EVENTS_EXCHANGE, type=EVENTS_EXCHANGE_TYPE, durable=True)
+dead_letter_exchange = Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
+
+
+def queue_arguments(spec: QueueSpec) -> dict[str, Any]:
+    """The ``x-`` arguments of one of the worker's consuming queues."""
+    return {
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+        "x-dead-letter-routing-key": spec.dead_letter_queue,
+        "x-delivery-limit": DELIVERY_LIMIT,
+    }
+
+
+def consuming_queue(spec: QueueSpec) -> Queue:
+    """The queue Celery consumes for ``spec``, bound once per routing key."""
+    # kombu drops ``exchange`` when ``bindings`` are given, and Celery then fills
+    # in its default exchange: ``task_default_exchange`` is ``courier.events``
+    # for that reason, so the extra main binding is one of the routing keys.
+    return Queue(
+        spec.name,
+        routing_key=spec.routing_keys[0],
+        bindings=[binding(events_exchange, routing_key=key) for key in spec.routing_keys],
+        durable=True,
+        queue_arguments=queue_arguments(spec),
+    )
+
+
+def dead_letter_queue(spec: QueueSpec) -> Queue:
+    """Where ``spec``'s refused messages wait for an operator, bound by its own name."""
+    return Queue(
+        spec.dead_letter_queue,
+        exchange=dead_letter_exchange,
+        routing_key=spec.dead_letter_queue,
+        durable=True,
+        queue_arguments={"x-queue-type": "quorum"},
+    )
+
+
+CONSUMING_QUEUES: tuple[Queue, ...] = tuple(consuming_queue(spec) for spec in WORKER_QUEUES)
+DEAD_LETTER_QUEUES: tuple[Queue, ...] = tuple(dead_letter_queue(spec) for spec in WORKER_QUEUES)
+
+
+def spec_for(routing_key_or_queue: str | None) -> QueueSpec | None:
+    """The worker queue a message came from, by its routing key or the queue's own name."""
+    for spec in WORKER_QUEUES:
+        if routing_key_or_queue == spec.name or routing_key_or_queue in spec.routing_keys:
+            return spec
+    return None

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from courier_worker.deadletter import HANDLER_FAILED, DeadLetter, classify
+from shared_contracts.topology import (
+    DEAD_LETTER_DETAIL_HEADER,
+    DEAD_LETTER_REASON_HEADER,
+    WORKER_CRITICAL,
+)
+
+from shared_contracts import ContractError, Envelope, UserRegistered, decode, encode
+
+
+def _event(envelope: Envelope[UserRegistered]) -> dict[str, Any]:
+    return envelope.model_dump(mode="json")
+
+
+def _body(event: dict[str, Any]) -> bytes:
+    return json.dumps([[], {"event": event}, {}]).encode()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda e: e["payload"].update(email="not-an-email"), "schema-violation"),
+        (lambda e: e.update(schema_version=2), "unsupported-schema-version"),
+        (lambda e: e.update(event_type="order.placed.v1"), "unknown-event-type"),
+        (lambda e: e["payload"].update(password="x"), "schema-violation"),
+    ],
+)
+def test_contract_errors_are_classified(
+    registration: Envelope[UserRegistered], mutate: Any, reason: str
+) -> None:
+    event = _event(registration)
+    mutate(event)
+    with pytest.raises(ContractError) as caught:
+        decode(_body(event))
+    assert classify(caught.value)[0] == reason
+
+
+def test_undecodable_body() -> None:
+    with pytest.raises(ContractError) as caught:
+        decode(b"{not json")
+    assert classify(caught.value)[0] == "undecodable"
+
+
+def test_other_errors_are_handler_failures() -> None:
+    assert classify(ConnectionRefusedError("down")) == (
+        HANDLER_FAILED,
+        "ConnectionRefusedError: down",
+    )
+
+
+def test_dead_letter_headers(registration: Envelope[UserRegistered]) -> None:
+    wire = encode(registration)
+    letter = DeadLetter(
+        source=WORKER_CRITICAL,
+        body=wire.body,
+        reason="schema-violation",
+        detail="x" * 5000,
+        headers={**wire.headers, "x-delivery-count": 3},
+    )
+    headers = letter.publish_headers()
+    assert headers[DEAD_LETTER_REASON_HEADER] == "schema-violation"
+    assert len(headers[DEAD_LETTER_DETAIL_HEADER]) == 1000
+    assert headers["id"] == str(registration.event_id)
+    assert "x-delivery-count" not in headers
