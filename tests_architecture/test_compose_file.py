@@ -16,8 +16,10 @@ EXPECTED_SERVICES = {"rabbitmq", "postgres", "smtp-sink", "web", "relay", "worke
 
 def _compose_command() -> list[str]:
     docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
-        return [docker, "compose"]
+    if docker:
+        probe = subprocess.run([docker, "compose", "version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return [docker, "compose"]
     legacy = shutil.which("docker-compose")
     if legacy:
         return [legacy]

@@ -6,6 +6,7 @@ not report a green suite that never ran.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -18,13 +19,15 @@ from .support.images import Images
 from .support.stack import Stack, running_stack
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+# pika narrates every connection attempt at INFO; the suite's own polling says enough.
+logging.getLogger("pika").setLevel(logging.WARNING)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     try:
         client = docker.from_env()
         client.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means the same thing here
+    except Exception as exc:
         pytest.exit(
             f"the integration suite needs a running Docker engine and could not reach one "
             f"({exc}). Start dockerd (see README, 'Running the tests') and run again.",

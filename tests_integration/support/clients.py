@@ -35,7 +35,7 @@ class WebClient:
 def publish_registrations(
     connection: pika.BlockingConnection, emails: list[str], *, correlation_id: str
 ) -> list[str]:
-    """Publish ``user.registered.v1`` events straight into the exchange, as the web's relay would."""
+    """Publish ``user.registered.v1`` events into the exchange, as the web's relay would."""
     channel = connection.channel()
     channel.confirm_delivery()
     event_ids = []

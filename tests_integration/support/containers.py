@@ -20,9 +20,9 @@ from testcontainers.core.network import Network
 from .polling import wait_until
 
 RABBITMQ_USER = "courier"
-RABBITMQ_PASSWORD = "courier-integration"  # noqa: S105 - a throwaway broker of the suite
+RABBITMQ_PASSWORD = "courier-integration"
 POSTGRES_USER = "courier"
-POSTGRES_PASSWORD = "courier-integration"  # noqa: S105 - a throwaway database of the suite
+POSTGRES_PASSWORD = "courier-integration"
 
 
 class ServiceContainer(DockerContainer):
@@ -160,7 +160,7 @@ class SmtpSink(ServiceContainer):
 
     def _api(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(  # noqa: S310 - loopback only
+        request = urllib.request.Request(
             f"http://127.0.0.1:{self.host_port(8025)}{path}",
             data=data,
             method=method,
@@ -175,9 +175,7 @@ class SmtpSink(ServiceContainer):
         return messages
 
     def messages_to(self, domain: str) -> list[dict[str, Any]]:
-        return [
-            m for m in self.messages() if any(r.endswith("@" + domain) for r in m["rcpt_tos"])
-        ]
+        return [m for m in self.messages() if any(r.endswith("@" + domain) for r in m["rcpt_tos"])]
 
     def refuse_next(self, count: int) -> None:
         self._api("POST", "/control", {"refuse_next": count})

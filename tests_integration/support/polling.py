@@ -24,7 +24,7 @@ def wait_until(
             result = probe()
             if result:
                 return result
-        except Exception as exc:  # noqa: BLE001 - a probe may fail until the thing is up
+        except Exception as exc:
             last_error = exc
         if time.monotonic() >= deadline:
             detail = f" (last error: {last_error!r})" if last_error else ""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import smtplib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
 
 from courier_worker.deadletter import DeadLetter
+from courier_worker.retry import RetryMessage
 
 
 class FakeMailer:
@@ -53,3 +55,32 @@ class FakeDeadLetters:
 
     def publish(self, letter: DeadLetter) -> None:
         self.letters.append(letter)
+
+
+class FakeRetries:
+    """A ``RetryPublisher`` that keeps the retry copies (or fails, when told to)."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.messages: list[RetryMessage] = []
+        self.fail = fail
+
+    def publish(self, message: RetryMessage) -> None:
+        if self.fail:
+            raise ConnectionResetError("broker went away before confirming")
+        self.messages.append(message)
+
+
+class SmtpRefusingMailer:
+    """A ``Mailer`` whose SMTP server answers ``code`` to the first ``times`` messages."""
+
+    def __init__(self, code: int, times: int = 10**9) -> None:
+        self.code = code
+        self.times = times
+        self.attempts = 0
+        self.sent: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> None:
+        self.attempts += 1
+        if self.attempts <= self.times:
+            raise smtplib.SMTPDataError(self.code, b"refused by the test")
+        self.sent.append(message)

@@ -1,6 +1,6 @@
 """Courier's event contracts: the one thing the web and worker services share."""
 
-from shared_contracts.codec import MAX_BODY_BYTES, WireMessage, decode, encode
+from shared_contracts.codec import MAX_BODY_BYTES, WireMessage, check_headers, decode, encode
 from shared_contracts.envelope import Envelope, is_valid_correlation_id, new_envelope
 from shared_contracts.errors import (
     ContractError,
@@ -15,8 +15,8 @@ from shared_contracts.registry import EVENT_TYPES, event_model, parse_envelope
 from shared_contracts.topology import (
     CORRELATION_ID_HEADER,
     DEAD_LETTER_DETAIL_HEADER,
-    DEAD_LETTER_REASON_HEADER,
     DEAD_LETTER_EXCHANGE,
+    DEAD_LETTER_REASON_HEADER,
     EVENTS_EXCHANGE,
     WORKER_BULK,
     WORKER_CRITICAL,
@@ -28,8 +28,8 @@ from shared_contracts.topology import (
 __all__ = [
     "CORRELATION_ID_HEADER",
     "DEAD_LETTER_DETAIL_HEADER",
-    "DEAD_LETTER_REASON_HEADER",
     "DEAD_LETTER_EXCHANGE",
+    "DEAD_LETTER_REASON_HEADER",
     "EVENTS_EXCHANGE",
     "EVENT_TYPES",
     "MAX_BODY_BYTES",
@@ -48,6 +48,7 @@ __all__ = [
     "UnsupportedSchemaVersion",
     "UserRegistered",
     "WireMessage",
+    "check_headers",
     "decode",
     "encode",
     "event_model",

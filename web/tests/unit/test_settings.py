@@ -65,3 +65,71 @@ def test_password_hashers_can_be_overridden_from_the_environment(tmp_path: Path)
     )
 
     assert result.stdout.strip() == "['django.contrib.auth.hashers.MD5PasswordHasher']"
+
+
+REAL_SECRET = "k3y-" + "Zq8vN2mXc7LpR4tWb9HsJ6dFg1YeKu5A0oIi3PlQ"  # >50 chars, many unique
+
+
+def test_check_deploy_passes_with_production_settings_and_a_real_secret(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "courier_web", "check", "--deploy", "--fail-level", "WARNING"],
+        env=clean_env(
+            COURIER_WEB_HOME=str(tmp_path),
+            DJANGO_SETTINGS_MODULE="courier_web.config.settings.production",
+            DJANGO_SECRET_KEY=REAL_SECRET + "-" + "x1y2z3" * 3,
+            DJANGO_ALLOWED_HOSTS="courier.example.com",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+    assert "WARNINGS" not in result.stderr
+
+
+def test_production_security_defaults_and_proxy_header(tmp_path: Path) -> None:
+    code = (
+        "import courier_web.config.settings.production as s; "
+        "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE, "
+        "s.CSRF_COOKIE_SECURE, getattr(s, 'SECURE_PROXY_SSL_HEADER', None))"
+    )
+    default = run_python(
+        code, clean_env(COURIER_WEB_HOME=str(tmp_path), DJANGO_SECRET_KEY=REAL_SECRET)
+    )
+    behind_proxy = run_python(
+        code,
+        clean_env(
+            COURIER_WEB_HOME=str(tmp_path),
+            DJANGO_SECRET_KEY=REAL_SECRET,
+            DJANGO_BEHIND_TLS_PROXY="1",
+            DJANGO_SECURE_SSL_REDIRECT="false",
+        ),
+    )
+
+    assert default.stdout.split() == ["True", "31536000", "True", "True", "None"]
+    assert (
+        behind_proxy.stdout.strip()
+        == "False 31536000 True True ('HTTP_X_FORWARDED_PROTO', 'https')"
+    )
+
+
+def test_the_bare_settings_serve_healthz_with_no_middleware(tmp_path: Path) -> None:
+    code = (
+        "import django; django.setup(); from django.test import Client; "
+        "r = Client().get('/healthz'); "
+        "print(r.status_code, r.content.decode(), 'X-Request-ID' in r, "
+        "'Content-Security-Policy' in r)"
+    )
+    result = run_python(
+        code,
+        clean_env(
+            COURIER_WEB_HOME=str(tmp_path),
+            DJANGO_SETTINGS_MODULE="courier_web.config.settings.bare",
+        ),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-4:] == ['{"status":', '"ok"}', "False", "False"]

@@ -18,6 +18,7 @@ from courier_worker.deadletter import DeadLetterPublisher, KombuDeadLetterPublis
 from courier_worker.handlers import Dependencies
 from courier_worker.idempotency import IdempotencyGuard
 from courier_worker.mail import FileMailer, Mailer, SmtpMailer
+from courier_worker.retry import KombuRetryPublisher, RetryPolicy, RetryPublisher
 from courier_worker.settings import Settings, get_settings
 from courier_worker.store import HandledEvents, SqlHandledEvents, make_engine
 
@@ -31,6 +32,8 @@ class Container:
     guard: IdempotencyGuard
     deps: Dependencies
     dead_letters: DeadLetterPublisher
+    retries: RetryPublisher
+    retry_policy: RetryPolicy
 
 
 _lock = threading.Lock()
@@ -51,18 +54,30 @@ def get_container(app: Celery) -> Container:
 
 
 def build(app: Celery, settings: Settings) -> Container:
-    store = make_store(settings)
+    # Connects to nothing: the store creates its table on first use.
+    store = SqlHandledEvents(make_engine(settings.database_url))
     return Container(
         settings=settings,
         store=store,
         guard=IdempotencyGuard(store),
         deps=Dependencies(mailer=make_mailer(settings), mail_from=settings.MAIL_FROM),
         dead_letters=KombuDeadLetterPublisher(app),
+        retries=KombuRetryPublisher(app),
+        retry_policy=retry_policy(settings),
+    )
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_retries=settings.WORKER_MAX_RETRIES,
+        base_seconds=settings.WORKER_RETRY_BASE_SECONDS,
+        max_seconds=settings.WORKER_RETRY_MAX_SECONDS,
+        tiers=settings.WORKER_RETRY_DELAYS,
     )
 
 
 def make_store(settings: Settings) -> SqlHandledEvents:
-    """The handled-events store; its table is created on first use (``init-db`` does it upfront)."""
+    """The handled-events store, its table created now (``init-db``; the worker does it lazily)."""
     store = SqlHandledEvents(make_engine(settings.database_url))
     store.create_schema()
     return store

@@ -12,9 +12,10 @@ from typing import Any
 from celery import Celery, signals
 from shared_contracts.topology import EVENTS_EXCHANGE, EVENTS_EXCHANGE_TYPE, WORKER_BULK
 
-from courier_worker.consumer import DeclareDeadLetterQueues
+from courier_worker.consumer import DeclareSideQueues
 from courier_worker.heartbeat import Heartbeat
 from courier_worker.logs import configure_logging
+from courier_worker.metrics import MetricsServer
 from courier_worker.settings import Settings, get_settings
 from courier_worker.tasks import register_tasks
 from courier_worker.topology import CONSUMING_QUEUES
@@ -24,8 +25,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     """Celery settings derived from ours."""
     return {
         "broker_url": settings.RABBITMQ_URL,
-        # Every message the worker publishes (dead letters, later retries) waits
-        # for the broker's confirm.
+        # Every message the worker publishes (dead letters, retries) waits for
+        # the broker's confirm.
         "broker_transport_options": {"confirm_publish": True},
         "broker_connection_retry_on_startup": True,
         # Wire format: JSON only (the codec in shared_contracts); never pickle.
@@ -60,7 +61,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 app = Celery("courier_worker", set_as_current=False)
 app.add_defaults(lambda: celery_config(get_settings()))
 app.steps["worker"].add(Heartbeat)
-app.steps["consumer"].add(DeclareDeadLetterQueues)
+app.steps["worker"].add(MetricsServer)
+app.steps["consumer"].add(DeclareSideQueues)
 register_tasks(app)
 
 

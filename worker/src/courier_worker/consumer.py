@@ -37,11 +37,13 @@ from celery import bootsteps, signals
 from celery.utils.log import get_logger
 from celery.worker.consumer import Consumer
 from kombu.message import Message
-from shared_contracts.topology import WORKER_QUEUES, QueueSpec
+from shared_contracts.topology import CORRELATION_ID_HEADER, WORKER_QUEUES, QueueSpec
 from vine import promise
 
 from courier_worker.deadletter import DeadLetter, KombuDeadLetterPublisher
-from courier_worker.topology import DEAD_LETTER_QUEUES, spec_for
+from courier_worker.metrics import metrics
+from courier_worker.settings import get_settings
+from courier_worker.topology import DEAD_LETTER_QUEUES, delay_queues, spec_for
 from shared_contracts import UndecodableMessage, UnknownEventType
 
 log = structlog.get_logger(__name__)
@@ -94,19 +96,20 @@ class CourierConsumer(Consumer):
         handle = super().create_task_handler(promise)
 
         def on_task_received(message: Message) -> Any:
-            problem = _shape_problem(message)
-            if problem:
-                return self._dead_letter(message, UndecodableMessage.reason, problem)
-            try:
-                return handle(message)
-            except _MALFORMED as exc:
-                # Celery unpacks the body in the consumer (``Request.__init__``);
-                # a JSON body of the wrong shape must not stop consumption.
-                return self._dead_letter(
-                    message,
-                    UndecodableMessage.reason,
-                    f"body is not a Celery protocol v2 [args, kwargs, embed] triple: {exc!r}",
-                )
+            with structlog.contextvars.bound_contextvars(**_identity(message)):
+                problem = _shape_problem(message)
+                if problem:
+                    return self._dead_letter(message, UndecodableMessage.reason, problem)
+                try:
+                    return handle(message)
+                except _MALFORMED as exc:
+                    # Celery unpacks the body in the consumer (``Request.__init__``);
+                    # a JSON body of the wrong shape must not stop consumption.
+                    return self._dead_letter(
+                        message,
+                        UndecodableMessage.reason,
+                        f"body is not a Celery protocol v2 [args, kwargs, embed] triple: {exc!r}",
+                    )
 
         return on_task_received
 
@@ -139,6 +142,7 @@ class CourierConsumer(Consumer):
             message.reject_log_error(_celery_logger, self.connection_errors, requeue=False)
             return
         message.ack_log_error(_celery_logger, self.connection_errors)
+        metrics().dead_lettered(reason)
         bound.warning("event.dead_lettered")
 
     def _source_queue(self, message: Message) -> QueueSpec:
@@ -147,6 +151,17 @@ class CourierConsumer(Consumer):
         by_tag = {tag: queue for queue, tag in tags.items()}
         queue = by_tag.get(delivery.get("consumer_tag"))
         return spec_for(queue) or spec_for(delivery.get("routing_key")) or WORKER_QUEUES[0]
+
+
+def _identity(message: Message) -> dict[str, Any]:
+    """What the message says it is about, for the log lines written while it is received."""
+    headers = message.headers if isinstance(message.headers, dict) else {}
+    found = {
+        "event_id": headers.get("id"),
+        "event_type": headers.get("task"),
+        "correlation_id": headers.get(CORRELATION_ID_HEADER),
+    }
+    return {key: str(value) for key, value in found.items() if value is not None}
 
 
 def _shape_problem(message: Message) -> str | None:
@@ -173,16 +188,17 @@ def _shape_problem(message: Message) -> str | None:
     return "body is not a Celery protocol v2 [args, kwargs, embed] triple"
 
 
-class DeclareDeadLetterQueues(bootsteps.StartStopStep):
-    """Consumer bootstep: (re)declare the dead-letter queues on every broker connection.
+class DeclareSideQueues(bootsteps.StartStopStep):
+    """Consumer bootstep: (re)declare the dead-letter and delay queues on every connection.
 
-    Nothing consumes them, so Celery would never declare them; without them
-    the broker would drop what it dead-letters.
+    Nothing consumes them, so Celery would never declare them; without the
+    dead-letter queues the broker would drop what it dead-letters. (A retry
+    also declares its delay queue before publishing to it.)
     """
 
     requires = ("celery.worker.consumer.connection:Connection",)
 
     def start(self, consumer: Any) -> None:
         channel = consumer.connection.default_channel
-        for queue in DEAD_LETTER_QUEUES:
+        for queue in (*DEAD_LETTER_QUEUES, *delay_queues(get_settings().WORKER_RETRY_DELAYS)):
             queue(channel).declare()

@@ -25,7 +25,8 @@ from shared_contracts.topology import (
 from courier_worker.topology import dead_letter_exchange, dead_letter_queue
 from shared_contracts import ContractError
 
-#: The handler raised: until retries exist (issue 4) a failed event waits here.
+#: The handler failed permanently (e.g. SMTP 5xx for a bad recipient): no retry can help.
+#: (Transient failures are retried; once exhausted their reason is ``retries-exhausted``.)
 HANDLER_FAILED = "handler-failed"
 #: Header naming the queue a dead letter came from (where a requeue sends it back).
 SOURCE_QUEUE_HEADER = "x-courier-dead-letter-queue"

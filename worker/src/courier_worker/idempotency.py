@@ -36,6 +36,7 @@ class Outcome(enum.StrEnum):
 
     HANDLED = "handled"
     DUPLICATE = "duplicate"
+    RETRIED = "retried"
     DEAD_LETTERED = "dead-lettered"
 
 

@@ -8,12 +8,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery import Celery
-from kombu import Exchange
 from kombu.message import Message
 from shared_contracts.topology import DEAD_LETTER_DETAIL_HEADER, DEAD_LETTER_REASON_HEADER
 
 from courier_worker.deadletter import DEAD_LETTERED_AT_HEADER, SOURCE_QUEUE_HEADER
-from courier_worker.topology import DEAD_LETTER_QUEUES
+from courier_worker.retry import RETRIES_HEADER
+from courier_worker.topology import DEAD_LETTER_QUEUES, default_exchange
 
 #: Headers dropped when a dead letter goes back to its queue (the broker's and ours).
 _DEAD_LETTER_HEADERS = frozenset(
@@ -63,7 +63,8 @@ def requeue_dead_letters(
     """Move dead letters (those with ``ids``, or all up to ``limit``) back to their queue.
 
     They go to the queue they came from through the default exchange, so only
-    this worker sees them again (never other services bound to the event type).
+    this worker sees them again (never other services bound to the event type),
+    with their ``retries`` header reset: a transient failure is retried again.
     """
     moved = 0
     wanted = set(ids)
@@ -78,12 +79,18 @@ def requeue_dead_letters(
             if not source:
                 write(json.dumps({**info, "requeued": False, "why": "source queue unknown"}))
                 continue
-            headers = dict(message.headers or {})
+            headers: dict[str, Any] = {
+                key: value
+                for key, value in (message.headers or {}).items()
+                if key not in _DEAD_LETTER_HEADERS
+            }
+            if RETRIES_HEADER in headers:
+                headers[RETRIES_HEADER] = 0  # another try gets a full retry budget
             producer.publish(
                 message.body,
-                exchange=Exchange(""),
+                exchange=default_exchange,
                 routing_key=source,
-                headers={k: v for k, v in headers.items() if k not in _DEAD_LETTER_HEADERS},
+                headers=headers,
                 content_type=message.content_type,
                 content_encoding=message.content_encoding,
                 delivery_mode=2,

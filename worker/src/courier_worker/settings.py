@@ -6,11 +6,11 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: ``worker/`` when running from a source checkout (``src/courier_worker/settings.py``).
 _SOURCE_HOME = Path(__file__).resolve().parents[2]
@@ -26,6 +26,10 @@ def worker_home() -> Path:
 
 def _var_dir() -> Path:
     return worker_home() / "var"
+
+
+#: The delay queues' TTLs (seconds): each tier is one queue per consuming queue.
+DEFAULT_RETRY_DELAYS = (1, 5, 30, 120, 600)
 
 
 def _default_database_url() -> str:
@@ -112,6 +116,35 @@ class Settings(BaseSettings):
     WORKER_HEARTBEAT_FILE: Path = Field(default_factory=lambda: _var_dir() / "worker.heartbeat")
     WORKER_HEARTBEAT_INTERVAL: float = Field(default=10.0, gt=0)
     WORKER_HEARTBEAT_MAX_AGE: float = Field(default=60.0, gt=0)
+    #: Retries of a transient failure before the event is dead-lettered (0: none).
+    WORKER_MAX_RETRIES: int = Field(default=8, ge=0, le=100)
+    #: Backoff: retry n waits a random time in [0, min(MAX, BASE * 2**n)] ("full jitter")...
+    WORKER_RETRY_BASE_SECONDS: float = Field(default=1.0, gt=0)
+    WORKER_RETRY_MAX_SECONDS: float = Field(default=600.0, gt=0)
+    #: ...rounded down to one of these delay-queue TTLs (comma-separated whole seconds).
+    WORKER_RETRY_DELAYS: Annotated[tuple[int, ...], NoDecode] = DEFAULT_RETRY_DELAYS
+    #: Prometheus metrics port (0: no metrics server), address, and the multiprocess folder.
+    WORKER_METRICS_PORT: int = Field(default=9808, ge=0, le=65535)
+    WORKER_METRICS_ADDRESS: str = "0.0.0.0"  # noqa: S104 - scraped from outside the container
+    WORKER_METRICS_DIR: Path = Field(default_factory=lambda: _var_dir() / "metrics")
+
+    @field_validator("WORKER_RETRY_DELAYS", mode="before")
+    @classmethod
+    def _split_delays(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("WORKER_RETRY_DELAYS")
+    @classmethod
+    def _delays_are_a_ladder(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value:
+            raise ValueError("WORKER_RETRY_DELAYS needs at least one delay")
+        if any(seconds < 1 for seconds in value):
+            raise ValueError("WORKER_RETRY_DELAYS are whole seconds, at least 1")
+        if len(set(value)) != len(value):
+            raise ValueError("WORKER_RETRY_DELAYS must not repeat a delay")
+        return tuple(sorted(value))
 
     @field_validator("SMTP_URL", mode="before")
     @classmethod

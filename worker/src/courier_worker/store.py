@@ -71,14 +71,17 @@ class SqlHandledEvents:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._schema_ready = False
 
     def is_handled(self, event_id: uuid.UUID) -> bool:
+        self._ensure_schema()
         query = select(exists().where(handled_events.c.event_id == event_id))
         with self.engine.connect() as conn:
             return bool(conn.execute(query).scalar())
 
     @contextmanager
     def claim(self, event_id: uuid.UUID, event_type: str) -> Iterator[bool]:
+        self._ensure_schema()
         row = {"event_id": event_id, "event_type": event_type, "handled_at": datetime.now(UTC)}
         with self.engine.connect() as conn:
             transaction = conn.begin()
@@ -106,6 +109,14 @@ class SqlHandledEvents:
             # Another process won the race to CREATE TABLE; fine if the table is there now.
             if not inspect(self.engine).has_table(handled_events.name):
                 raise
+        self._schema_ready = True
+
+    def _ensure_schema(self) -> None:
+        # On first use rather than when the worker's container is built: a
+        # database that is down then fails a delivery (which is retried), not
+        # the building of every later one.
+        if not self._schema_ready:
+            self.create_schema()
 
 
 def make_engine(url: str) -> Engine:

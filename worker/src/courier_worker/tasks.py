@@ -5,7 +5,8 @@ validates the envelope with ``shared_contracts``, and runs the routed handler
 through the idempotency guard. A message that breaks the contracts is
 dead-lettered with its reason and acknowledged: retrying cannot fix it.
 
-Retries (issue 4) hook into ``_on_handler_error``. They must not use Celery's
+A transient handler failure is retried through this worker's own delay
+queues (``retry.py``, ``_on_handler_error``), never with Celery's
 ``self.retry()``: that re-publishes through the task's exchange, which for
 these tasks is the topic exchange every consuming service is bound to, so
 each retry would reach the other services too.
@@ -21,16 +22,28 @@ from typing import Any
 import structlog
 from celery import Celery, Task
 from shared_contracts.codec import check_headers
-from shared_contracts.topology import CORRELATION_ID_HEADER, WORKER_CRITICAL
+from shared_contracts.topology import CORRELATION_ID_HEADER, WORKER_CRITICAL, QueueSpec
 
 from courier_worker.bootstrap import Container, get_container
 from courier_worker.deadletter import DeadLetter, classify
 from courier_worker.handlers import HANDLERS
 from courier_worker.idempotency import Outcome
+from courier_worker.metrics import metrics
+from courier_worker.retry import (
+    BROKER_HEADERS,
+    RETRIES_EXHAUSTED,
+    RETRIES_HEADER,
+    RetryMessage,
+    is_transient,
+)
 from courier_worker.topology import spec_for
 from shared_contracts import ContractError, Envelope, SchemaViolation, parse_envelope
 
 log = structlog.get_logger(__name__)
+
+#: ``courier_worker_dead_letters_total`` reason when a publish failed and the
+#: message was rejected (the broker dead-letters it, reason in ``x-death``).
+REJECTED = "rejected"
 
 #: The Celery protocol v2 headers a dead letter keeps (besides any ``x-`` header).
 _PROTOCOL_HEADERS = (
@@ -68,7 +81,12 @@ def register_tasks(app: Celery) -> None:
 
 
 def consume_event(task: Task[Any, Any], /, *args: Any, event: Any = None, **extra: Any) -> str:
-    """Validate the delivered envelope and run its handler at most once."""
+    """Validate the delivered envelope and run its handler at most once.
+
+    Returns the outcome (Celery then acknowledges the message). Raises only
+    when a retry or dead letter could not be published: Celery then rejects
+    the message without requeue and the broker dead-letters it.
+    """
     request = task.request
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(
@@ -77,27 +95,42 @@ def consume_event(task: Task[Any, Any], /, *args: Any, event: Any = None, **extr
         correlation_id=vars(request).get(CORRELATION_ID_HEADER),
     )
     started = time.perf_counter()
+    outcome = Outcome.DEAD_LETTERED  # unless we get further: rejected, so dead-lettered
     try:
-        container = get_container(task.app)
-        try:
-            envelope = _validate(task, args, event, extra)
-        except ContractError as exc:
-            _dead_letter(task, container, exc, args, {"event": event, **extra})
-            return Outcome.DEAD_LETTERED.value
-        structlog.contextvars.bind_contextvars(correlation_id=envelope.correlation_id)
-        handler = HANDLERS[envelope.event_type]
-        try:
-            outcome = container.guard.run(envelope, partial(handler, envelope, container.deps))
-        except Exception as exc:
-            return _on_handler_error(task, container, exc, args, {"event": event, **extra})
+        outcome = _consume(task, args, event, extra, started)
+        return outcome.value
+    except Exception:
+        log.exception("event.rejected")
+        metrics().dead_lettered(REJECTED)
+        raise
+    finally:
+        metrics().outcome(task.name, outcome.value, time.perf_counter() - started)
+        structlog.contextvars.clear_contextvars()
+
+
+def _consume(
+    task: Task[Any, Any], args: tuple[Any, ...], event: Any, extra: dict[str, Any], started: float
+) -> Outcome:
+    container = get_container(task.app)
+    try:
+        envelope = _validate(task, args, event, extra)
+    except ContractError as exc:
+        _dead_letter(task, container, exc, args, {"event": event, **extra})
+        return Outcome.DEAD_LETTERED
+    structlog.contextvars.bind_contextvars(correlation_id=envelope.correlation_id)
+    handler = HANDLERS[envelope.event_type]
+    try:
+        outcome = container.guard.run(envelope, partial(handler, envelope, container.deps))
+    except Exception as exc:
+        return _on_handler_error(task, container, exc, args, {"event": event, **extra})
+    if outcome is Outcome.HANDLED:
+        # Once per handled event: the end-to-end suite counts these lines.
         log.info(
-            "event.processed",
-            outcome=outcome.value,
+            "event.handled",
+            retries=task.request.retries or 0,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
-        return outcome.value
-    finally:
-        structlog.contextvars.clear_contextvars()
+    return outcome
 
 
 def _validate(
@@ -118,16 +151,46 @@ def _on_handler_error(
     exc: Exception,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-) -> str:
-    """A handler failed. Seam for issue 4: schedule a retry with backoff here.
+) -> Outcome:
+    """A handler failed (nothing was recorded): retry a transient failure, else dead-letter.
 
-    Until then the event is dead-lettered with reason ``handler-failed`` (an
-    operator can requeue it); nothing is recorded as handled, so a requeued
-    event runs its side effect.
+    A retry is a copy of the message published, with confirms, to a delay
+    queue of the queue it came from (``retry.py``); the original is acked
+    by Celery only when this returns. A permanent failure, or a transient
+    one with no retry left, goes to the dead-letter queue.
     """
-    log.error("event.failed", exc_info=exc)
-    _dead_letter(task, container, exc, args, kwargs)
-    return Outcome.DEAD_LETTERED.value
+    retries = task.request.retries or 0
+    policy = container.retry_policy
+    if not is_transient(exc):
+        log.error("event.failed", transient=False, retries=retries, exc_info=exc)
+        _dead_letter(task, container, exc, args, kwargs)
+        return Outcome.DEAD_LETTERED
+    if policy.exhausted(retries):
+        log.error("event.failed", transient=True, retries=retries, exc_info=exc)
+        detail = f"gave up after {retries} retries; last error: {type(exc).__name__}: {exc}"
+        _dead_letter(task, container, exc, args, kwargs, reason=RETRIES_EXHAUSTED, detail=detail)
+        return Outcome.DEAD_LETTERED
+    delay = policy.backoff(retries)
+    tier = policy.tier(delay)
+    body, headers, properties, source = _message_from_request(task, args, kwargs)
+    headers = {key: value for key, value in headers.items() if key not in BROKER_HEADERS}
+    headers[RETRIES_HEADER] = retries + 1
+    container.retries.publish(
+        RetryMessage(
+            source=source, delay_seconds=tier, body=body, headers=headers, properties=properties
+        )
+    )
+    metrics().retried(task.name)
+    log.warning(
+        "event.retry_scheduled",
+        retry=retries + 1,
+        max_retries=policy.max_retries,
+        delay_seconds=tier,
+        backoff_seconds=round(delay, 3),
+        delay_queue=source.delay_queue(tier),
+        error=f"{type(exc).__name__}: {exc}",
+    )
+    return Outcome.RETRIED
 
 
 def _dead_letter(
@@ -136,20 +199,36 @@ def _dead_letter(
     exc: BaseException,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    *,
+    reason: str | None = None,
+    detail: str | None = None,
 ) -> None:
-    reason, detail = classify(exc)
-    container.dead_letters.publish(_letter_from_request(task, args, kwargs, reason, detail))
+    classified_reason, classified_detail = classify(exc)
+    reason = reason or classified_reason
+    detail = detail or classified_detail
+    body, headers, properties, source = _message_from_request(task, args, kwargs)
+    container.dead_letters.publish(
+        DeadLetter(
+            source=source,
+            body=body,
+            reason=reason,
+            detail=detail,
+            headers=headers,
+            properties=properties,
+        )
+    )
+    metrics().dead_lettered(reason)
     log.warning("event.dead_lettered", reason=reason, detail=detail)
 
 
-def _letter_from_request(
-    task: Task[Any, Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    reason: str,
-    detail: str,
-) -> DeadLetter:
-    """Rebuild the delivered message from the task's request (the pool sees no raw message)."""
+def _message_from_request(
+    task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[bytes, dict[str, Any], dict[str, Any], QueueSpec]:
+    """Rebuild the delivered message from the task's request (the pool sees no raw message).
+
+    Returns its body, headers (Celery's and every ``x-`` header, the
+    correlation header included), properties and the queue it came from.
+    """
     request = task.request
     fields = vars(request)
     headers = {key: fields[key] for key in _PROTOCOL_HEADERS if key in fields}
@@ -165,11 +244,4 @@ def _letter_from_request(
     properties.update(content_type="application/json", content_encoding="utf-8")
     delivery = request.delivery_info or {}
     source = spec_for(delivery.get("routing_key")) or spec_for(task.name) or WORKER_CRITICAL
-    return DeadLetter(
-        source=source,
-        body=body,
-        reason=reason,
-        detail=detail,
-        headers=headers,
-        properties=properties,
-    )
+    return body, headers, properties, source

@@ -4,6 +4,11 @@ Every queue is a durable quorum queue bound to ``courier.events`` by its
 routing keys, with a dead-letter exchange: whatever the broker itself
 dead-letters (a rejected message, one redelivered more than
 ``DELIVERY_LIMIT`` times) lands in that queue's own dead-letter queue.
+Each consuming queue also has delay queues (``delay_queue``), one per retry
+tier: quorum queues without consumers whose messages expire after the tier's
+TTL and are dead-lettered, through the default exchange, back to the
+consuming queue (``retry.py``).
+
 Changing an argument here changes the queue's identity on the broker: an
 existing queue declared with other arguments makes the worker fail to start
 (``PRECONDITION_FAILED``), so the broker definitions in ``infra/`` must match.
@@ -27,6 +32,8 @@ DELIVERY_LIMIT = 20
 
 events_exchange = Exchange(EVENTS_EXCHANGE, type=EVENTS_EXCHANGE_TYPE, durable=True)
 dead_letter_exchange = Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
+#: The broker's default exchange: routes by queue name (delay queues, expired retries).
+default_exchange = Exchange("")
 
 
 def queue_arguments(spec: QueueSpec) -> dict[str, Any]:
@@ -66,6 +73,34 @@ def dead_letter_queue(spec: QueueSpec) -> Queue:
 
 CONSUMING_QUEUES: tuple[Queue, ...] = tuple(consuming_queue(spec) for spec in WORKER_QUEUES)
 DEAD_LETTER_QUEUES: tuple[Queue, ...] = tuple(dead_letter_queue(spec) for spec in WORKER_QUEUES)
+
+
+def delay_queue(spec: QueueSpec, seconds: int) -> Queue:
+    """The delay queue of ``spec`` for ``seconds``: expired messages go back to ``spec``'s queue."""
+    return Queue(
+        spec.delay_queue(seconds),
+        exchange=default_exchange,
+        routing_key=spec.delay_queue(seconds),
+        durable=True,
+        queue_arguments=delay_queue_arguments(spec, seconds),
+    )
+
+
+def delay_queue_arguments(spec: QueueSpec, seconds: int) -> dict[str, Any]:
+    """The delay queue's ``x-`` arguments (part of its identity on the broker)."""
+    return {
+        "x-queue-type": "quorum",
+        "x-message-ttl": seconds * 1000,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": spec.name,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
+def delay_queues(tiers: tuple[int, ...]) -> tuple[Queue, ...]:
+    """Every delay queue of every consuming queue (one per retry tier)."""
+    return tuple(delay_queue(spec, seconds) for spec in WORKER_QUEUES for seconds in tiers)
 
 
 def spec_for(routing_key_or_queue: str | None) -> QueueSpec | None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -108,6 +111,7 @@ class Worker:
             **os.environ,
             "COURIER_WORKER_HOME": str(home),
             "WORKER_HEARTBEAT_INTERVAL": "1",
+            "WORKER_METRICS_PORT": "0",  # unless a test asks for the endpoint
             **env,
         }
         if "SMTP_URL" not in env:
@@ -131,7 +135,7 @@ class Worker:
             "courier_worker.celery_app:app",
             "worker",
             f"--concurrency={self.concurrency}",
-            f"--hostname=test-{os.getpid()}-{self.home.name}@%h",
+            f"--hostname={self.hostname}",
             "--without-mingle",
             "--without-gossip",
         ]
@@ -192,6 +196,18 @@ class Worker:
                     lines.append(record)
         return lines
 
+    @property
+    def hostname(self) -> str:
+        return f"test-{os.getpid()}-{self.home.name}@{socket.gethostname()}"
+
+    def events(self, event: str, event_id: object) -> list[dict[str, Any]]:
+        """This worker's log lines ``event`` about ``event_id``."""
+        return [
+            line
+            for line in self.log_lines()
+            if line.get("event") == event and line.get("event_id") == str(event_id)
+        ]
+
     def emails(self) -> list[Path]:
         return sorted(self.mail_dir.glob("*.eml")) if self.mail_dir.exists() else []
 
@@ -207,14 +223,47 @@ class _Collect:
         return "250 OK"
 
 
-class SmtpSink:
-    """An in-process SMTP server (aiosmtpd) that keeps every message it receives."""
+class _Faulty(_Collect):
+    """Misbehaves by recipient, so that one sink serves every fault test.
+
+    The local part of the address says what to do:
+
+    * ``refuse<N>-...``: answer ``451`` (try again later) to the first N attempts;
+    * ``always451-...``: answer ``451`` to every attempt;
+    * ``reject-...``: answer ``550`` (no such user: permanent);
+    * ``slow<S>-...``: on the first attempt only, wait S seconds before answering RCPT.
+    """
 
     def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self._handler = _Collect()
+        super().__init__()
+        self.attempts: dict[str, int] = {}
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        local = address.split("@", 1)[0]
+        attempt = self.attempts[address] = self.attempts.get(address, 0) + 1
+        if (refuse := re.match(r"refuse(\d+)-", local)) and attempt <= int(refuse[1]):
+            return "451 4.3.0 try again later (test)"
+        if local.startswith("always451-"):
+            return "451 4.3.0 try again later (test)"
+        if local.startswith("reject-"):
+            return "550 5.1.1 no such user (test)"
+        if (slow := re.match(r"slow(\d+)-", local)) and attempt == 1:
+            await asyncio.sleep(int(slow[1]))
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+class SmtpSink:
+    """An in-process SMTP server (aiosmtpd) that keeps every message it receives.
+
+    With ``faulty=True`` it refuses, rejects or stalls by recipient (``_Faulty``).
+    """
+
+    def __init__(self, *, faulty: bool = False) -> None:
+        self.port = free_port()
+        self._handler = _Faulty() if faulty else _Collect()
         self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
 
     @property
@@ -230,6 +279,36 @@ class SmtpSink:
 
     def to(self, message_id: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["Message-ID"] == message_id]
+
+    def attempts(self, address: str) -> int:
+        """RCPT commands seen for ``address`` (only a faulty sink counts them)."""
+        return getattr(self._handler, "attempts", {}).get(address, 0)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def scrape(port: int) -> str:
+    """The Prometheus text served on 127.0.0.1:``port``."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return str(response.read().decode())
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """One sample's value in Prometheus text (0 when absent), labels in any order."""
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        series, _, value = line.rpartition(" ")
+        if series.split("{", 1)[0] != name:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', series))
+        if found == labels:
+            return float(value)
+    return 0.0
 
 
 __all__ = ["DEAD_LETTER_REASON_HEADER", "Broker", "SmtpSink", "Worker", "wait_for"]

@@ -51,16 +51,16 @@ def test_same_event_twice_sends_once(file_worker: Worker, broker: Broker) -> Non
     broker.publish(wire)
     broker.publish(wire)
 
-    def handled_twice() -> bool:
-        outcomes = [
-            line.get("outcome")
-            for line in file_worker.log_lines()
-            if line.get("event_id") == str(envelope.event_id)
-            and line.get("event") == "event.processed"
-        ]
-        return sorted(outcomes) == ["duplicate", "handled"]
+    def handled_then_duplicate() -> bool:
+        return (
+            len(file_worker.events("event.handled", envelope.event_id)) == 1
+            and len(file_worker.events("event.duplicate", envelope.event_id)) == 1
+        )
 
-    wait_for(handled_twice, what="both deliveries to be processed")
+    wait_for(handled_then_duplicate, what="both deliveries to be processed")
+    for line in file_worker.events("event.duplicate", envelope.event_id):
+        assert line["correlation_id"] == envelope.correlation_id
+        assert line["event_type"] == envelope.event_type
     assert [p.name for p in file_worker.emails() if p.stem == str(envelope.event_id)] == [
         f"{envelope.event_id}.eml"
     ]

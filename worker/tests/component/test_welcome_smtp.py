@@ -31,14 +31,10 @@ def test_registration_is_delivered_over_smtp_once(
     assert "Welcome" in message["Subject"]
     assert message["X-Correlation-ID"] == envelope.correlation_id
 
-    def processed() -> int:
-        return sum(
-            1
-            for line in smtp_worker.log_lines()
-            if line.get("event_id") == str(envelope.event_id)
-            and line.get("event") == "event.processed"
-        )
-
-    wait_for(lambda: processed() == 2, what="the duplicate delivery to be processed")
+    wait_for(
+        lambda: smtp_worker.events("event.duplicate", envelope.event_id),
+        what="the duplicate delivery to be processed",
+    )
+    assert len(smtp_worker.events("event.handled", envelope.event_id)) == 1
     assert len(smtp_sink.to(message_id)) == 1
     assert smtp_worker.emails() == []

@@ -86,3 +86,26 @@ def test_credentials_never_appear_in_reprs(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.smtp is not None
     for text in (repr(settings), repr(settings.smtp), repr(make_mailer(settings))):
         assert "s3cret-pw" not in text
+
+
+def test_retry_and_metrics_defaults(worker_home: Path) -> None:
+    settings = Settings()
+    assert settings.WORKER_MAX_RETRIES == 8
+    assert settings.WORKER_RETRY_BASE_SECONDS == 1
+    assert settings.WORKER_RETRY_MAX_SECONDS == 600
+    assert settings.WORKER_RETRY_DELAYS == (1, 5, 30, 120, 600)
+    assert settings.WORKER_METRICS_PORT == 9808
+    assert settings.WORKER_METRICS_ADDRESS == "0.0.0.0"  # noqa: S104
+    assert worker_home / "var" / "metrics" == settings.WORKER_METRICS_DIR
+
+
+@pytest.mark.parametrize("delays", ["", "0,5", "1,1", "1.5", "a"])
+def test_bad_retry_delays_are_refused(monkeypatch: pytest.MonkeyPatch, delays: str) -> None:
+    monkeypatch.setenv("WORKER_RETRY_DELAYS", delays)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_metrics_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKER_METRICS_PORT", "0")
+    assert Settings().WORKER_METRICS_PORT == 0

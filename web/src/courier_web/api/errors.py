@@ -10,13 +10,13 @@ from typing import Any
 import structlog
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Schema
-from ninja.errors import HttpError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from courier_web.api.parser import BadRequestBody
-from courier_web.users.errors import EmailAlreadyRegistered
+from courier_web.users.errors import EmailAlreadyRegistered, InvalidCredentials, NotAllowed
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +105,20 @@ def install_error_handlers(api: NinjaAPI) -> None:
             error_body("conflict", str(exc), {"email": ["an account with this email exists"]}),
         )
 
+    def on_unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
+        # Same answer for "no credentials" and "wrong credentials": nothing to probe.
+        message = (
+            str(exc)
+            if isinstance(exc, InvalidCredentials)
+            else "authentication required: send a bearer token or a session cookie"
+        )
+        response = respond(request, 401, error_body("unauthenticated", message))
+        response["WWW-Authenticate"] = 'Bearer realm="courier"'
+        return response
+
+    def on_not_allowed(request: HttpRequest, exc: NotAllowed) -> HttpResponse:
+        return respond(request, 403, error_body("forbidden", str(exc)))
+
     def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         return respond(request, 404, error_body("not_found", "not found"))
 
@@ -120,6 +134,27 @@ def install_error_handlers(api: NinjaAPI) -> None:
         (ApiError, on_api_error),
         (EmailAlreadyRegistered, on_conflict),
         (Http404, on_not_found),
+        (AuthenticationError, on_unauthenticated),
+        (InvalidCredentials, on_unauthenticated),
+        (NotAllowed, on_not_allowed),
     ]
     for exc_class, handler in handlers:
         api.add_exception_handler(exc_class, handler)
+
+
+# Django's handler400/403/404/500 (config/urls.py): errors outside the API,
+# e.g. an unknown URL, a 500 in a plain Django view, a failed CSRF check.
+def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body("bad_request", "bad request"), status=400)
+
+
+def forbidden_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body("forbidden", "forbidden"), status=403)
+
+
+def not_found_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body("not_found", "not found"), status=404)
+
+
+def server_error_view(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(error_body("internal_error", "internal server error"), status=500)

@@ -44,6 +44,12 @@ class OutboxMessage(models.Model):
                 condition=Q(status="pending"),
                 name="outbox_pending_idx",
             ),
+            # Failed rows: few, read by `outbox status`, replay and /metrics.
+            models.Index(
+                fields=["created_at", "id"],
+                condition=Q(status="failed"),
+                name="outbox_failed_idx",
+            ),
         ]
 
     def __str__(self) -> str:

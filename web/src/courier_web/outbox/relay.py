@@ -16,6 +16,7 @@ from datetime import timedelta
 import structlog
 
 from courier_web.outbox.backoff import Backoff
+from courier_web.outbox.operations import outbox_prune
 from courier_web.outbox.publisher import Publisher
 from courier_web.outbox.services import outbox_publish_batch
 
@@ -41,6 +42,12 @@ class RelayConfig:
     batch_size: int
     poll_interval: float
     grace: float
+    #: Sent rows older than this are deleted; None keeps them forever.
+    retention: timedelta | None = None
+    #: Seconds between two prunes (each at most ``prune_batches`` batches).
+    prune_interval: float = 300.0
+    prune_batch_size: int = 1000
+    prune_batches: int = 10
 
 
 class Relay:
@@ -64,15 +71,27 @@ class Relay:
         self.clock = clock
         self.stats = RelayStats()
         self._broker_up: bool | None = None  # unknown until the first attempt
+        self._next_prune = clock()  # prune once right at start
 
     def run(self, *, once: bool = False) -> RelayStats:
         """Loop until ``stop`` is set; with ``once``, until nothing is left or the broker fails."""
-        log.info("outbox.relay_started", broker=self.broker, once=once, **vars(self.config))
+        log.info(
+            "outbox.relay_started",
+            broker=self.broker,
+            once=once,
+            batch_size=self.config.batch_size,
+            poll_interval=self.config.poll_interval,
+            grace=self.config.grace,
+            retention_h=(
+                self.config.retention.total_seconds() / 3600 if self.config.retention else None
+            ),
+        )
         backlog_started: float | None = None
         backlog_sent = 0
         last_progress = self.clock()
         try:
             while not self.stop.is_set():
+                self._maybe_prune()
                 # Cheap when connected; tells a dead broker apart even with no rows.
                 if (error := self.publisher.connect()) is not None:
                     self.stats.broker_errors += 1
@@ -120,6 +139,21 @@ class Relay:
             self.publisher.close()
             log.info("outbox.relay_stopped", **vars(self.stats))
         return self.stats
+
+    def _maybe_prune(self) -> None:
+        """Every ``prune_interval``, delete a bounded number of old sent rows."""
+        retention = self.config.retention
+        if retention is None or self.clock() < self._next_prune:
+            return
+        self._next_prune = self.clock() + self.config.prune_interval
+        try:
+            outbox_prune(
+                older_than=retention,
+                batch_size=self.config.prune_batch_size,
+                max_batches=self.config.prune_batches,
+            )
+        except Exception:  # a failed prune must not stop publishing
+            log.exception("outbox.prune_failed")
 
     def _broker_lost(self, error: str) -> None:
         if self._broker_up is None:

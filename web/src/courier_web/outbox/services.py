@@ -18,6 +18,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from shared_contracts import Event, WireMessage, encode, new_envelope
 
+from courier_web.metrics.registry import (
+    OUTBOX_PUBLISH_FAILED,
+    OUTBOX_PUBLISHED,
+    OUTBOX_RETURNED,
+)
 from courier_web.outbox.dispatch import dispatch_after_commit
 from courier_web.outbox.models import OutboxMessage, OutboxStatus
 from courier_web.outbox.publisher import Outcome, Publisher, PublishResult
@@ -132,11 +137,14 @@ def _record(row: OutboxMessage, result: PublishResult) -> None:
     if result.outcome is Outcome.CONFIRMED:
         row.status, row.last_error, row.sent_at = OutboxStatus.SENT, "", timezone.now()
         fields.append("sent_at")
+        OUTBOX_PUBLISHED.labels(row.event_type).inc()
         log.info("outbox.published", **context)
     elif result.outcome is Outcome.RETURNED:
         row.status, row.last_error = OutboxStatus.FAILED, result.detail
+        OUTBOX_RETURNED.labels(row.event_type).inc()
         log.error("outbox.unroutable", reason=result.detail, **context)
     else:
         row.last_error = result.detail
+        OUTBOX_PUBLISH_FAILED.labels(row.event_type).inc()
         log.debug("outbox.publish_failed", reason=result.detail, **context)
     row.save(update_fields=fields)

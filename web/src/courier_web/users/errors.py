@@ -9,3 +9,17 @@ class EmailAlreadyRegistered(Exception):
     def __init__(self, email: str) -> None:
         super().__init__("an account with this email already exists")
         self.email = email
+
+
+class InvalidCredentials(Exception):
+    """The email and password do not match an active account (deliberately vague)."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid email or password")
+
+
+class NotAllowed(Exception):
+    """The caller may not change this user."""
+
+    def __init__(self) -> None:
+        super().__init__("you may only change your own account")

@@ -26,3 +26,26 @@ class UserOut(Schema):
     email: str
     display_name: str
     date_joined: datetime
+
+
+class UserUpdateIn(Schema):
+    """What a user may change about themselves; unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: Annotated[str, Field(max_length=150)] | None = None
+
+
+class TokenCreateIn(Schema):
+    """Credentials exchanged for an API token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[str, Field(min_length=1, max_length=254)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class TokenOut(Schema):
+    """A new bearer token; it is shown only this once."""
+
+    token: str

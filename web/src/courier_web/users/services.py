@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 
-from courier_web.users.errors import EmailAlreadyRegistered
-from courier_web.users.models import User
+from courier_web.users.errors import EmailAlreadyRegistered, InvalidCredentials
+from courier_web.users.models import ApiToken, User
+from courier_web.users.tokens import token_hash, token_new
 
 
 @transaction.atomic
@@ -46,3 +49,34 @@ def user_create(*, email: str, password: str, display_name: str = "") -> User:
             raise EmailAlreadyRegistered(email) from None
         raise
     return user
+
+
+@transaction.atomic
+def user_update(*, user: User, display_name: str | None = None) -> User:
+    """Change what a user may change about themselves (today: ``display_name``)."""
+    if display_name is not None:
+        user.display_name = display_name.strip()
+        user.full_clean(exclude=["password", "email"])
+        user.save(update_fields=["display_name"])
+    return user
+
+
+def user_may_change(*, actor: User, target_id: int) -> bool:
+    """Users change themselves; staff change anyone."""
+    return bool(actor.is_staff or actor.pk == target_id)
+
+
+@transaction.atomic
+def token_issue(*, email: str, password: str, request: HttpRequest | None = None) -> str:
+    """A new API token for the account, returned once (only its hash is stored).
+
+    Raises ``InvalidCredentials`` for an unknown email, a wrong password or an
+    inactive account alike, in about the same time (Django's ModelBackend
+    hashes the password even for an unknown email).
+    """
+    user = authenticate(request, username=email.strip(), password=password)
+    if not isinstance(user, User):
+        raise InvalidCredentials()
+    token = token_new()
+    ApiToken.objects.create(user=user, key_hash=token_hash(token))
+    return token

@@ -44,15 +44,32 @@ INSTALLED_APPS = [
     "courier_web.outbox",
 ]
 
-# Order, outermost first. The request id comes first so that every response,
-# including errors produced further in, carries X-Request-ID.
+# The middleware stack, outermost first (docs/middleware.md explains each place).
+# A request goes down this list and its response comes back up it; anything a
+# layer answers itself (413, 429, a redirect) still passes every layer above.
 MIDDLEWARE = [
+    # 1. Request id first: every response, whoever produced it (404, 405, 413,
+    #    429, 500), passes back through it and gets X-Request-ID, and every log
+    #    line below it carries request_id.
     "courier_web.middleware.request_id.RequestIdMiddleware",
+    # 2. Access log and request metrics: outside everything that can answer, so
+    #    it sees the final status and times the whole stack.
+    "courier_web.middleware.access_log.AccessLogMiddleware",
+    # 3. Security headers (HSTS, nosniff, Referrer-Policy, COOP) and the HTTPS
+    #    redirect: before any work is done, and on every answer below.
     "django.middleware.security.SecurityMiddleware",
+    "courier_web.middleware.security_headers.ContentSecurityPolicyMiddleware",
+    # 4. Compression: above every layer that produces or changes a body.
+    "courier_web.middleware.compression.CompressionMiddleware",
+    # 5. Oversized bodies are refused before a session or user is loaded.
+    "courier_web.middleware.body_limit.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # 6. Rate limiting: needs to know the user (session above, bearer token
+    #    resolved on demand), and comes before any view work it protects.
+    "courier_web.middleware.rate_limit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -169,6 +186,41 @@ OUTBOX_HEARTBEAT = env_int("OUTBOX_HEARTBEAT", 15)
 OUTBOX_DECLARE_EXCHANGE = env_str("OUTBOX_DECLARE_EXCHANGE", "durable")
 #: Timeout (seconds) of the broker probe behind ``GET /readyz``.
 READYZ_BROKER_TIMEOUT = env_float("READYZ_BROKER_TIMEOUT", 1.0)
+
+# ------------------------------------------------------------------- http
+#: Largest request body accepted (bytes); beyond it a JSON 413, including for
+#: chunked bodies (see middleware/body_limit.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("HTTP_MAX_BODY_BYTES", 256 * 1024)
+#: Responses smaller than this are not gzipped (not worth the CPU).
+GZIP_MIN_BYTES = env_int("GZIP_MIN_BYTES", 1024)
+#: Token bucket per client on POST/PUT/PATCH/DELETE under /api/:
+#: "<count>/<second|minute|hour|day>"; "0" or "off" disables it.
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120/minute")
+#: Seconds the limiter waits for Redis before letting the request through.
+RATE_LIMIT_REDIS_TIMEOUT = env_float("RATE_LIMIT_REDIS_TIMEOUT", 0.1)
+RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", "courier:ratelimit:")
+#: Reverse proxies in front of us that append to X-Forwarded-For; 0 ignores it.
+TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)
+
+# Headers SecurityMiddleware sets on every response (production adds HSTS and
+# the HTTPS redirect, see production.py).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Probes and scrapers speak plain HTTP inside the cluster: never redirect them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# ----------------------------------------------------------------- outbox ops
+#: Sent rows are deleted this many hours after their confirm (0 keeps them).
+OUTBOX_RETENTION_HOURS = env_float("OUTBOX_RETENTION_HOURS", 168.0)
+#: Seconds between two prunes by the relay (each deletes at most 10 x 1000 rows).
+OUTBOX_PRUNE_INTERVAL = env_float("OUTBOX_PRUNE_INTERVAL", 300.0)
+#: The relay serves its own Prometheus metrics on this port (0: not served).
+OUTBOX_RELAY_METRICS_PORT = env_int("OUTBOX_RELAY_METRICS_PORT", 0)
 
 # ----------------------------------------------------------------- logging
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from argparse import ArgumentParser
+from datetime import timedelta
 from types import FrameType
 from typing import Any
 
@@ -36,6 +37,13 @@ class Command(BaseCommand):
             help="leave rows younger than this (seconds) to the in-process publisher",
         )
 
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=settings.OUTBOX_RELAY_METRICS_PORT,
+            help="serve this process's Prometheus metrics on this port (0: off)",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         broker = BrokerOptions.from_settings(connection_name="courier-web relay")
         stop = threading.Event()
@@ -46,12 +54,24 @@ class Command(BaseCommand):
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, request_stop)
             signal.signal(signal.SIGINT, request_stop)
+        if options["metrics_port"]:
+            from prometheus_client import start_http_server
+
+            from courier_web.metrics.registry import REGISTRY
+
+            start_http_server(options["metrics_port"], registry=REGISTRY)
         relay = Relay(
             PikaPublisher(broker),
             RelayConfig(
                 batch_size=options["batch_size"],
                 poll_interval=options["poll_interval"],
                 grace=options["grace"],
+                retention=(
+                    timedelta(hours=settings.OUTBOX_RETENTION_HOURS)
+                    if settings.OUTBOX_RETENTION_HOURS > 0
+                    else None
+                ),
+                prune_interval=settings.OUTBOX_PRUNE_INTERVAL,
             ),
             backoff=Backoff(
                 initial=settings.OUTBOX_BACKOFF_INITIAL, maximum=settings.OUTBOX_BACKOFF_MAX

@@ -1,0 +1,13 @@
+"""The base settings with no middleware at all: the baseline of the overhead benchmark.
+
+``DJANGO_SETTINGS_MODULE=courier_web.config.settings.bare`` serves the same
+views (``GET /healthz``) as ``base``, minus the whole middleware stack, so the
+difference between the two is what the stack costs per request. Not for
+serving traffic: no request id, no security headers, no rate limit.
+"""
+
+from __future__ import annotations
+
+from courier_web.config.settings.base import *  # noqa: F403
+
+MIDDLEWARE = []

@@ -1,0 +1,1 @@
+"""Prometheus metrics: request and publisher counters, outbox gauges, ``GET /metrics``."""
