@@ -61,6 +61,7 @@ prepare-local:
 	$(PYTHON) infra/dev/preflight.py
 	$(BIN)/courier-web migrate --noinput -v 0
 	$(BIN)/courier-worker init-db
+	$(BIN)/courier-worker declare-topology
 
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 COMPOSE_RUN := $(COMPOSE) -p courier -f infra/compose.yaml

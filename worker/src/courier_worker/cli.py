@@ -16,6 +16,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="courier-worker", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("init-db", help="create the worker's tables (idempotent)")
+    commands.add_parser(
+        "declare-topology",
+        help="declare and bind the worker's queues on the broker (idempotent; a deploy step)",
+    )
     health = commands.add_parser(
         "healthcheck", help="exit 0 when this container's worker beat recently (liveness probe)"
     )
@@ -32,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "init-db":
         return _init_db()
+    if args.command == "declare-topology":
+        return _declare_topology()
     if args.command == "dead-letters":
         return _dead_letters(args.action, args.limit, getattr(args, "ids", []))
     return _healthcheck(args.file, args.max_age)
@@ -48,6 +54,24 @@ def _dead_letters(action: str, limit: int, ids: list[str]) -> int:
     else:
         count = requeue_dead_letters(app, ids=ids, limit=limit)
         print(f"{count} dead letter(s) requeued", file=sys.stderr)
+    return 0
+
+
+def _declare_topology() -> int:
+    # Queues exist before the first event is published, not when a worker
+    # first connects: the producer publishes with `mandatory`, and an event
+    # for which no queue is bound yet comes back unroutable.
+    from courier_worker.celery_app import app  # lazy: keeps healthcheck light
+    from courier_worker.topology import CONSUMING_QUEUES, DEAD_LETTER_QUEUES, delay_queues
+
+    settings = get_settings()
+    configure_logging(settings.LOG_LEVEL)
+    queues = (*CONSUMING_QUEUES, *DEAD_LETTER_QUEUES, *delay_queues(settings.WORKER_RETRY_DELAYS))
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in queues:
+            queue(channel).declare()
+    print(f"declared {len(queues)} queues")
     return 0
 
 

@@ -24,7 +24,7 @@ def _rabbitmqctl(*args: str) -> None:
 def amqp_url() -> Iterator[str]:
     """A fresh vhost on the local RabbitMQ, for this session only."""
     if shutil.which("rabbitmqctl") is None:
-        pytest.skip("component tests need rabbitmqctl (a local RabbitMQ) to create a vhost")
+        pytest.fail("component tests need rabbitmqctl (a local RabbitMQ) to create a vhost")
     vhost = f"courier-worker-test-{uuid.uuid4().hex[:8]}"
     _rabbitmqctl("add_vhost", vhost)
     try:

@@ -27,7 +27,7 @@ def database_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     try:
         admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at {ADMIN_URL}: {exc}")
+        pytest.fail(f"component tests need PostgreSQL at {ADMIN_URL}: {exc}")
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
         try:
