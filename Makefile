@@ -108,7 +108,7 @@ test-component: install ## Component tests: each service against the real local 
 	for c in $(COMPONENTS); do (cd $$c && ../$(PYTEST) tests/component -q) || exit 1; done
 
 .PHONY: test-integration
-test-integration: install ## End-to-end suite: the deployable images on testcontainers
+test-integration: install images ## End-to-end suite: the deployable images on testcontainers
 	$(PYTEST) tests_integration -q
 
 .PHONY: clean
