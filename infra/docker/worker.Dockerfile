@@ -62,7 +62,8 @@ COPY --from=builder /opt/courier/bin/ /usr/local/bin/
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    COURIER_WORKER_HOME=/app
+    COURIER_WORKER_HOME=/app \
+    WORKER_METRICS_ADDRESS=0.0.0.0
 
 WORKDIR /app
 USER 10001:10001

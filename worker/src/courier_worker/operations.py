@@ -12,26 +12,16 @@ from kombu.message import Message
 from shared_contracts.topology import DEAD_LETTER_DETAIL_HEADER, DEAD_LETTER_REASON_HEADER
 
 from courier_worker.deadletter import DEAD_LETTERED_AT_HEADER, SOURCE_QUEUE_HEADER
-from courier_worker.retry import RETRIES_HEADER
+from courier_worker.retry import BROKER_HEADERS, RETRIES_HEADER
 from courier_worker.topology import DEAD_LETTER_QUEUES, default_exchange
 
 #: Headers dropped when a dead letter goes back to its queue (the broker's and ours).
-_DEAD_LETTER_HEADERS = frozenset(
-    {
-        DEAD_LETTER_REASON_HEADER,
-        DEAD_LETTER_DETAIL_HEADER,
-        SOURCE_QUEUE_HEADER,
-        DEAD_LETTERED_AT_HEADER,
-        "x-death",
-        "x-first-death-exchange",
-        "x-first-death-queue",
-        "x-first-death-reason",
-        "x-last-death-exchange",
-        "x-last-death-queue",
-        "x-last-death-reason",
-        "x-delivery-count",
-    }
-)
+_DEAD_LETTER_HEADERS = BROKER_HEADERS | {
+    DEAD_LETTER_REASON_HEADER,
+    DEAD_LETTER_DETAIL_HEADER,
+    SOURCE_QUEUE_HEADER,
+    DEAD_LETTERED_AT_HEADER,
+}
 
 
 def describe(queue: str, message: Message) -> dict[str, Any]:

@@ -125,7 +125,8 @@ class Settings(BaseSettings):
     WORKER_RETRY_DELAYS: Annotated[tuple[int, ...], NoDecode] = DEFAULT_RETRY_DELAYS
     #: Prometheus metrics port (0: no metrics server), address, and the multiprocess folder.
     WORKER_METRICS_PORT: int = Field(default=9808, ge=0, le=65535)
-    WORKER_METRICS_ADDRESS: str = "0.0.0.0"  # noqa: S104 - scraped from outside the container
+    # Loopback on a laptop; the image sets 0.0.0.0 so Prometheus can scrape the container.
+    WORKER_METRICS_ADDRESS: str = "127.0.0.1"
     WORKER_METRICS_DIR: Path = Field(default_factory=lambda: _var_dir() / "metrics")
 
     @field_validator("WORKER_RETRY_DELAYS", mode="before")

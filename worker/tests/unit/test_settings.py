@@ -95,7 +95,7 @@ def test_retry_and_metrics_defaults(worker_home: Path) -> None:
     assert settings.WORKER_RETRY_MAX_SECONDS == 600
     assert settings.WORKER_RETRY_DELAYS == (1, 5, 30, 120, 600)
     assert settings.WORKER_METRICS_PORT == 9808
-    assert settings.WORKER_METRICS_ADDRESS == "0.0.0.0"  # noqa: S104
+    assert settings.WORKER_METRICS_ADDRESS == "127.0.0.1"
     assert worker_home / "var" / "metrics" == settings.WORKER_METRICS_DIR
 
 
