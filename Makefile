@@ -14,6 +14,7 @@ WEB_PORT ?= 8000
 COMPONENTS := shared_contracts web worker
 
 -include infra/images.mk
+-include bench/bench.mk
 
 .PHONY: help
 help: ## List the targets

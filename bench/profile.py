@@ -1,0 +1,162 @@
+"""Profiles behind docs/performance.md: py-spy samples of the process that limits a figure.
+
+``python -m bench.profile SECTION --py-spy PATH`` (py-spy is not a project
+dependency: ``python3 -m venv /tmp/pyspy && /tmp/pyspy/bin/pip install py-spy``).
+SECTION is ``publish`` (the relay draining rows), ``consume`` (a Courier
+worker pool child on probe events), ``http`` (gunicorn workers on
+``POST /api/users``) or ``middleware`` (gunicorn workers on ``GET /healthz``).
+Prints the functions with the largest inclusive share of samples.
+Same clean-up guarantees as ``python -m bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from bench import infra, loadgen, sections
+from bench.infra import PYTHON, Cleanup, say
+
+_LINE = re.compile(r":\d+\)$")
+
+
+def summarize(raw: Path, top: int, within: str | None = None) -> str:
+    """Inclusive share of samples per function (py-spy raw/collapsed format)."""
+    inclusive: collections.Counter[str] = collections.Counter()
+    own: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        frames = [_LINE.sub(")", f) for f in stack.split(";")]
+        if within and not any(within in f for f in frames):
+            continue
+        count = int(count_text)
+        total += count
+        for frame in set(frames):
+            inclusive[frame] += count
+        own[frames[-1]] += count
+    lines = [f"{total} samples{f' under {within}' if within else ''}", "incl%  self%  function"]
+    for frame, count in inclusive.most_common(top):
+        lines.append(f"{100 * count / total:5.1f}  {100 * own[frame] / total:5.1f}  {frame}")
+    return "\n".join(lines)
+
+
+def record(py_spy: str, pid: int, seconds: float, out: Path, *, subprocesses: bool = False):
+    argv = [
+        py_spy,
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(int(seconds)),
+        "--format",
+        "raw",
+        "--rate",
+        "200",
+        "--nonblocking",
+        "-o",
+        str(out),
+    ]
+    if subprocesses:
+        argv.append("--subprocesses")
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile")
+    parser.add_argument("section", choices=["publish", "consume", "http", "middleware"])
+    parser.add_argument("--py-spy", required=True)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--top", type=int, default=30)
+    args = parser.parse_args()
+    with Cleanup() as cleanup:
+        tmp = Path(tempfile.mkdtemp(prefix="courier-profile-"))
+        cleanup.push(f"temp dir {tmp}", lambda: shutil.rmtree(tmp, ignore_errors=True))
+        _, url = infra.create_vhost(cleanup, infra.broker_base_url())
+        ctx = sections.Context(
+            sections.FULL,
+            cleanup,
+            tmp,
+            url,
+            infra.create_database(cleanup, "courier_prof_web"),
+            infra.create_database(cleanup, "courier_prof_worker"),
+            uuid.uuid4().hex[:6],
+        )
+        sections.prepare(ctx)
+        raw = tmp / "profile.txt"
+        within = None
+        if args.section == "publish":
+            proc = infra.start(
+                cleanup,
+                "publish",
+                [
+                    str(PYTHON),
+                    "-m",
+                    "bench.scenarios.publish",
+                    "--count",
+                    "10000",
+                    "--reps",
+                    "1",
+                    "--out",
+                    str(tmp / "p.json"),
+                    "--variants",
+                    "courier",
+                ],
+                ctx.web_env(OUTBOX_DISPATCH="off", LOG_LEVEL="WARNING"),
+                tmp,
+                echo=True,
+            )
+            spy = record(args.py_spy, proc.pid, 120, raw)
+            proc.popen.wait(180)
+            spy.wait(30)
+            within = "_relay"
+        elif args.section == "consume":
+            infra.publish_raw(url, infra.probes(10_000, "prof"))
+            infra.wait_ready_count(url, sections.BULK, 10_000)
+            worker = sections._celery_worker(
+                ctx, "courier-worker", "courier_worker.celery_app:app", concurrency=2
+            )
+            infra.wait_until(
+                "pool children", lambda: len(infra.children(worker.pid)) >= 2, 30, worker
+            )
+            time.sleep(2)
+            child = infra.children(worker.pid)[0]
+            say(f"profiling pool child {child} for {args.seconds}s")
+            record(args.py_spy, child, args.seconds, raw).wait(args.seconds + 30)
+        else:
+            settings = "courier_web.config.settings.base"
+            proc, port = sections.gunicorn(ctx, "web", settings)
+            sections.wait_http(proc, port)
+            make = (
+                sections._register(f"prof{ctx.run_id}")
+                if args.section == "http"
+                else sections._healthz
+            )
+            load = threading.Thread(
+                target=loadgen.closed_loop,
+                args=(port, make),
+                kwargs={"threads": 4, "seconds": args.seconds + 4, "warmup": 0},
+                daemon=True,
+            )
+            load.start()
+            time.sleep(1)
+            say(f"profiling gunicorn workers of {proc.pid} for {args.seconds}s")
+            record(args.py_spy, proc.pid, args.seconds, raw, subprocesses=True).wait(
+                args.seconds + 30
+            )
+            load.join(args.seconds + 30)
+        print(summarize(raw, args.top, within))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""Publish section, run in its own process with Django set up on the bench database.
+
+``python -m bench.scenarios.publish --count N --reps R --out FILE`` seeds N
+pending outbox rows (``diagnostic.probe_sent.v1``, through the real
+``outbox_enqueue``), then, per repetition and in rotating order:
+
+* ``courier``: the real ``Relay`` (``--once``, grace 0, default batch size)
+  drains the N pending rows until every one is confirmed and marked sent;
+* ``raw_pika``: one pika ``BlockingChannel`` with publisher confirms publishes
+  the same N encoded messages (``mandatory``), waiting for each confirm, which
+  is the relay's confirm strategy: the ceiling for that strategy;
+* ``celery_confirmed``: Celery's ``send_task`` with ``confirm_publish=True``
+  sends the same events (same task name, id, kwargs, exchange, routing key);
+* ``raw_pika_windowed`` (extra): pika with asynchronous confirms, up to 256
+  unconfirmed messages in flight: what a windowed strategy could reach.
+
+Between runs the queue is purged and the rows are reset to pending. Timings
+include opening the connection. Results (seconds per run) go to ``FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import django
+
+QUEUE = "courier.worker.bulk"
+WINDOW = 256
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--reps", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--variants", nargs="*", help="only these (profiling)")
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "courier_web.config.settings.base")
+    django.setup()
+
+    from bench.infra import say
+
+    url = os.environ["RABBITMQ_URL"]
+    say(f"publish: seeding {args.count} pending outbox rows")
+    wires = _seed(args.count)
+    variants: dict[str, Callable[[], None]] = {
+        "courier": lambda: _relay(args.count),
+        "raw_pika": lambda: _raw_pika(url, wires),
+        "celery_confirmed": lambda: _celery(url, wires),
+        "raw_pika_windowed": lambda: _raw_pika_windowed(url, wires),
+    }
+    names = [name for name in variants if not args.variants or name in args.variants]
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    for rep in range(args.reps):
+        order = names[rep % len(names) :] + names[: rep % len(names)]
+        for name in order:
+            _reset(url)
+            started = time.perf_counter()
+            variants[name]()
+            elapsed = time.perf_counter() - started
+            _check_delivered(url, args.count, name)
+            seconds[name].append(elapsed)
+            say(f"publish rep {rep + 1}/{args.reps} {name}: {args.count / elapsed:,.0f} msg/s")
+    _reset(url)
+    with open(args.out, "w") as out:  # noqa: PTH123
+        json.dump({"count": args.count, "seconds": seconds}, out)
+
+
+def _seed(count: int) -> list[Any]:
+    from courier_web.outbox.models import OutboxMessage
+    from courier_web.outbox.services import outbox_enqueue, wire_message
+    from django.db import transaction
+    from shared_contracts import ProbeSent
+
+    with transaction.atomic():
+        for i in range(count):
+            outbox_enqueue(ProbeSent(sequence=i, note="bench-publish"), correlation_id=f"pub-{i}")
+    return [wire_message(row) for row in OutboxMessage.objects.order_by("pk")]
+
+
+def _reset(url: str) -> None:
+    from courier_web.outbox.models import OutboxMessage, OutboxStatus
+
+    from bench.infra import purge
+
+    purge(url, QUEUE)
+    OutboxMessage.objects.update(status=OutboxStatus.PENDING, sent_at=None, attempts=0)
+
+
+def _check_delivered(url: str, count: int, name: str) -> None:
+    from courier_web.outbox.models import OutboxMessage, OutboxStatus
+
+    from bench.infra import queue_counts
+
+    ready = 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and ready < count:
+        ready, _ = queue_counts(url, QUEUE)
+        if ready < count:
+            time.sleep(0.05)
+    if ready != count:
+        raise RuntimeError(f"{name}: {ready} of {count} messages reached the queue")
+    if name == "courier":
+        sent = OutboxMessage.objects.filter(status=OutboxStatus.SENT).count()
+        if sent != count:
+            raise RuntimeError(f"relay marked {sent} of {count} rows sent")
+
+
+def _relay(count: int) -> None:
+    from courier_web.outbox.backoff import Backoff
+    from courier_web.outbox.broker import BrokerOptions
+    from courier_web.outbox.publisher import PikaPublisher
+    from courier_web.outbox.relay import Relay, RelayConfig
+    from django.conf import settings
+
+    relay = Relay(
+        PikaPublisher(BrokerOptions.from_settings(connection_name="courier-bench relay")),
+        RelayConfig(
+            batch_size=settings.OUTBOX_BATCH_SIZE,
+            poll_interval=settings.OUTBOX_POLL_INTERVAL,
+            grace=0.0,
+            retention=None,
+        ),
+        backoff=Backoff(initial=0.5, maximum=30.0),
+        broker="bench",
+    )
+    stats = relay.run(once=True)
+    if stats.sent != count:
+        raise RuntimeError(f"relay sent {stats.sent} of {count}: {stats}")
+
+
+def _raw_pika(url: str, wires: Sequence[Any]) -> None:
+    import pika
+
+    from bench.infra import pika_properties
+
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        chan = connection.channel()
+        chan.confirm_delivery()
+        for wire in wires:
+            chan.basic_publish(
+                wire.exchange, wire.routing_key, wire.body, pika_properties(wire), mandatory=True
+            )
+    finally:
+        connection.close()
+
+
+def _celery(url: str, wires: Sequence[Any]) -> None:
+    from celery import Celery
+    from courier_worker.topology import CONSUMING_QUEUES, events_exchange
+    from shared_contracts import CORRELATION_ID_HEADER
+
+    app = Celery("courier-bench-producer", set_as_current=False)
+    app.conf.update(
+        broker_url=url,
+        broker_transport_options={"confirm_publish": True},
+        task_serializer="json",
+        accept_content=["json"],
+        task_queues=list(CONSUMING_QUEUES),
+        task_default_queue=QUEUE,
+        task_create_missing_queues=False,
+    )
+    try:
+        for wire in wires:
+            kwargs = json.loads(wire.body)[1]
+            app.send_task(
+                wire.headers["task"],
+                kwargs=kwargs,
+                task_id=wire.headers["id"],
+                exchange=events_exchange,
+                routing_key=wire.routing_key,
+                headers={CORRELATION_ID_HEADER: wire.headers[CORRELATION_ID_HEADER]},
+            )
+    finally:
+        app.close()
+
+
+def _raw_pika_windowed(url: str, wires: Sequence[Any]) -> None:
+    """Asynchronous confirms, at most ``WINDOW`` unconfirmed; returns once all are confirmed."""
+    import pika
+    from pika.spec import Basic
+
+    from bench.infra import pika_properties
+
+    state: dict[str, Any] = {"next": 0, "unconfirmed": set(), "nacked": 0, "returned": 0}
+    total = len(wires)
+
+    def on_open(connection: Any) -> None:
+        connection.channel(on_open_callback=on_channel)
+
+    def on_channel(chan: Any) -> None:
+        state["chan"] = chan
+        chan.add_on_return_callback(lambda *_: state.__setitem__("returned", state["returned"] + 1))
+        chan.confirm_delivery(on_confirm, callback=lambda _frame: pump())
+
+    def pump() -> None:
+        chan = state["chan"]
+        while state["next"] < total and len(state["unconfirmed"]) < WINDOW:
+            wire = wires[state["next"]]
+            chan.basic_publish(
+                wire.exchange, wire.routing_key, wire.body, pika_properties(wire), mandatory=True
+            )
+            state["next"] += 1
+            state["unconfirmed"].add(state["next"])  # delivery tags start at 1
+        if state["next"] == total and not state["unconfirmed"]:
+            state["chan"].connection.close()
+
+    def on_confirm(frame: Any) -> None:
+        method = frame.method
+        tag = method.delivery_tag
+        if isinstance(method, Basic.Nack):
+            state["nacked"] += 1
+        if method.multiple:
+            state["unconfirmed"] = {t for t in state["unconfirmed"] if t > tag}
+        else:
+            state["unconfirmed"].discard(tag)
+        pump()
+
+    connection = pika.SelectConnection(pika.URLParameters(url), on_open_callback=on_open)
+    connection.ioloop.call_later(300, connection.ioloop.stop)  # bounded
+    connection.add_on_close_callback(lambda *_: connection.ioloop.stop())
+    connection.ioloop.start()
+    if state["next"] != total or state["unconfirmed"] or state["nacked"] or state["returned"]:
+        raise RuntimeError(f"windowed publish incomplete: {state['next']}/{total}")
+
+
+if __name__ == "__main__":
+    main()
