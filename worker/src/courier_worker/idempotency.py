@@ -2,10 +2,11 @@
 
 The order is: claim -> side effect -> record (commit the claim).
 
-* A delivery first checks (a plain read, the fast path for duplicates), then
-  claims the event id (``HandledEvents.claim``): an INSERT in a transaction
-  that stays open while the side effect runs. A concurrent delivery of the
-  same event waits on that claim and then sees it as handled: one effect.
+* A delivery claims the event id (``HandledEvents.claim``): an INSERT in a
+  transaction that stays open while the side effect runs. The claim also
+  tells a duplicate (the id is already recorded), so there is no read before
+  it. A concurrent delivery of the same event waits on that claim and then
+  sees it as handled: one effect.
 * The record is committed only *after* the side effect. A crash in between
   (worker killed, database gone) rolls the claim back and leaves no record:
   the message was not acknowledged (``acks_late``), is redelivered, and the
@@ -47,12 +48,9 @@ class IdempotencyGuard:
         self.store = store
 
     def run(self, envelope: Envelope[Any], handler: Callable[[], None]) -> Outcome:
-        if self.store.is_handled(envelope.event_id):
-            log.info("event.duplicate")
-            return Outcome.DUPLICATE
         with self.store.claim(envelope.event_id, envelope.event_type) as owned:
             if not owned:
-                log.info("event.duplicate", concurrent=True)
+                log.info("event.duplicate")
                 return Outcome.DUPLICATE
             handler()
         return Outcome.HANDLED

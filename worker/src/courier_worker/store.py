@@ -5,6 +5,7 @@ SQLAlchemy Core on SQLite (default) or PostgreSQL (``postgresql+psycopg://``).
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -27,8 +28,11 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, RootTransaction, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.sql import Executable
 
 metadata = MetaData()
 
@@ -62,9 +66,12 @@ class SqlHandledEvents:
 
     A claim is an INSERT in a transaction kept open around the side effect and
     committed after it. The primary key does the rest: a second delivery's
-    INSERT of the same id waits on the open transaction, then fails (the first
-    committed: a duplicate) or succeeds (the first rolled back or its process
-    died, which closes its connection). No lease can expire on a live handler.
+    INSERT of the same id waits on the open transaction, then inserts nothing
+    (the first committed: a duplicate) or inserts (the first rolled back or its
+    process died, which closes its connection). No lease can expire on a live
+    handler. The INSERT itself tells a duplicate (``ON CONFLICT DO NOTHING
+    RETURNING``), so a delivery costs BEGIN, INSERT and COMMIT, with no read
+    before it.
     On SQLite this serialises handlers on the database's write lock, which
     suits the embedded default; PostgreSQL locks only the one row.
     """
@@ -72,6 +79,7 @@ class SqlHandledEvents:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._schema_ready = False
+        self._upsert = _claim_statement(engine.dialect.name)
 
     def is_handled(self, event_id: uuid.UUID) -> bool:
         self._ensure_schema()
@@ -83,15 +91,10 @@ class SqlHandledEvents:
     def claim(self, event_id: uuid.UUID, event_type: str) -> Iterator[bool]:
         self._ensure_schema()
         row = {"event_id": event_id, "event_type": event_type, "handled_at": datetime.now(UTC)}
-        with self.engine.connect() as conn:
-            transaction = conn.begin()
-            try:
-                conn.execute(insert(handled_events).values(**row))
-                owned = True
-            except IntegrityError:
-                transaction.rollback()
-                owned = False
+        conn, transaction, owned = self._insert_claim(row)
+        with conn:
             if not owned:
+                transaction.rollback()
                 yield False
                 return
             try:
@@ -100,6 +103,41 @@ class SqlHandledEvents:
                 transaction.rollback()
                 raise
             transaction.commit()
+
+    def _insert_claim(self, row: dict[str, Any]) -> tuple[Connection, RootTransaction, bool]:
+        """Begin a transaction and INSERT the claim: one statement, which also tells a duplicate.
+
+        ``INSERT .. ON CONFLICT (event_id) DO NOTHING RETURNING event_id`` returns
+        the row when this delivery owns the event and nothing when a committed
+        row is there (on PostgreSQL, after waiting for a concurrent claim's
+        transaction to end, like a plain INSERT does). A pooled connection found
+        dead here (the server restarted since it was last used) is replaced
+        once: nothing has happened yet, so the INSERT can simply run again.
+        """
+        for attempt in (1, 2):
+            conn = self.engine.connect()
+            try:
+                transaction = conn.begin()
+                owned = self._execute_claim(conn, row)
+            except DBAPIError as exc:
+                conn.close()
+                if attempt == 1 and exc.connection_invalidated:
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            return conn, transaction, owned
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _execute_claim(self, conn: Connection, row: dict[str, Any]) -> bool:
+        if self._upsert is not None:
+            return conn.execute(self._upsert, row).first() is not None
+        try:  # no ON CONFLICT .. RETURNING here: the primary key raises instead
+            conn.execute(insert(handled_events), row)
+        except IntegrityError:
+            return False  # the caller rolls the failed transaction back
+        return True
 
     def create_schema(self) -> None:
         """Create the tables if missing; safe to call from several processes at once."""
@@ -119,10 +157,36 @@ class SqlHandledEvents:
             self.create_schema()
 
 
+def _claim_statement(dialect: str) -> Executable | None:
+    """The claim as one INSERT that returns the row it inserted, nothing for a duplicate."""
+    key = [handled_events.c.event_id]
+    if dialect == "postgresql":
+        return (
+            postgresql_insert(handled_events)
+            .on_conflict_do_nothing(index_elements=key)
+            .returning(handled_events.c.event_id)
+        )
+    if dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 35):  # RETURNING
+        return (
+            sqlite_insert(handled_events)
+            .on_conflict_do_nothing(index_elements=key)
+            .returning(handled_events.c.event_id)
+        )
+    return None
+
+
+# Connections are not pinged on checkout (a round trip per delivery). A pooled
+# connection that died since its last use fails its next statement; SQLAlchemy
+# then invalidates it and every older one in the pool, and ``claim`` retries the
+# INSERT once on a fresh connection. Recycling bounds the age of idle
+# connections that firewalls and poolers silently drop.
+POOL_RECYCLE_SECONDS = 1800
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get their folder, WAL mode and a lock timeout."""
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"pool_recycle": POOL_RECYCLE_SECONDS}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):

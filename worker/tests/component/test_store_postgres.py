@@ -64,3 +64,92 @@ def test_concurrent_deliveries_claim_once(database_url: str) -> None:
         assert stores[1].is_handled(event_id)
     finally:
         engine.dispose()
+
+
+def _two_claims(store_a: SqlHandledEvents, store_b: SqlHandledEvents, *, fail: bool) -> list[str]:
+    """A claims and holds; B claims the same id meanwhile. Returns the order of what happened."""
+    event_id = uuid.uuid4()
+    order: list[str] = []
+    a_holds = threading.Event()
+
+    def first() -> None:
+        with store_a.claim(event_id, "user.registered.v1") as owned:
+            assert owned is True
+            a_holds.set()
+            time.sleep(0.5)  # the side effect; B is blocked on the row meanwhile
+            order.append("a-effect-done")
+            if fail:
+                raise ConnectionRefusedError("SMTP down")
+
+    def second() -> None:
+        assert a_holds.wait(timeout=10)
+        with store_b.claim(event_id, "user.registered.v1") as owned:
+            order.append(f"b-owned={owned}")
+
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.submit(first), pool.submit(second)
+        if fail:
+            with pytest.raises(ConnectionRefusedError):
+                a.result()
+        else:
+            a.result()
+        b.result()
+    assert store_a.is_handled(event_id)
+    return order
+
+
+def test_a_concurrent_claim_waits_then_sees_the_committed_event(database_url: str) -> None:
+    # ON CONFLICT DO NOTHING waits for the in-flight claim's transaction, then
+    # inserts nothing: the waiting delivery is a duplicate, one effect.
+    engine = make_engine(database_url)
+    try:
+        store = SqlHandledEvents(engine)
+        store.create_schema()
+        assert _two_claims(store, SqlHandledEvents(engine), fail=False) == [
+            "a-effect-done",
+            "b-owned=False",
+        ]
+    finally:
+        engine.dispose()
+
+
+def test_a_concurrent_claim_takes_over_when_the_first_rolls_back(database_url: str) -> None:
+    # The first delivery's handler fails: its claim rolls back, and the waiting
+    # delivery's INSERT then goes through, so the effect is repeated, not lost.
+    engine = make_engine(database_url)
+    try:
+        store = SqlHandledEvents(engine)
+        store.create_schema()
+        assert _two_claims(store, SqlHandledEvents(engine), fail=True) == [
+            "a-effect-done",
+            "b-owned=True",
+        ]
+    finally:
+        engine.dispose()
+
+
+def test_a_dead_pooled_connection_is_replaced_at_claim_time(database_url: str) -> None:
+    # No pre-ping: a connection killed while idle in the pool (a server restart)
+    # fails the claim's INSERT, which is retried once on a fresh connection.
+    engine = make_engine(database_url)
+    try:
+        store = SqlHandledEvents(engine)
+        store.create_schema()
+        with store.claim(uuid.uuid4(), "user.registered.v1") as owned:
+            assert owned is True
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (engine.url.database,),
+            ).fetchone()
+        assert killed is not None
+        assert killed[0] >= 1
+        event_id = uuid.uuid4()
+        with store.claim(event_id, "user.registered.v1") as owned:
+            assert owned is True
+        assert store.is_handled(event_id)
+        with store.claim(event_id, "user.registered.v1") as owned:
+            assert owned is False
+    finally:
+        engine.dispose()

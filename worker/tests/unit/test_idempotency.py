@@ -8,6 +8,7 @@ import pytest
 from courier_worker.handlers import Dependencies, send_welcome_email
 from courier_worker.idempotency import IdempotencyGuard, Outcome
 from courier_worker.store import SqlHandledEvents, make_engine
+from sqlalchemy import event
 
 from shared_contracts import Envelope, UserRegistered
 from tests.fakes import FailingMailer, FakeHandledEvents, FakeMailer
@@ -68,3 +69,20 @@ def test_sql_store_drives_the_guard(tmp_path: Path, registration: Envelope[UserR
     for _ in range(3):
         IdempotencyGuard(store).run(registration, partial(send_welcome_email, registration, deps))
     assert len(mailer.sent) == 1
+
+
+def test_a_delivery_is_one_statement_and_the_claim_tells_a_duplicate(
+    tmp_path: Path, registration: Envelope[UserRegistered]
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.sqlite3'}")
+    store = SqlHandledEvents(engine)
+    store.create_schema()
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    guard = IdempotencyGuard(store)
+    assert guard.run(registration, lambda: None) is Outcome.HANDLED
+    assert guard.run(registration, lambda: None) is Outcome.DUPLICATE
+    # No read before the claim: each delivery runs only the INSERT .. RETURNING.
+    assert len(statements) == 2
+    assert all(s.lstrip().upper().startswith("INSERT") for s in statements)
+    assert all("RETURNING" in s.upper() for s in statements)

@@ -6,6 +6,8 @@ import json
 import random
 import sqlite3
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -159,8 +161,11 @@ def test_a_locked_database_is_transient(
     fakes: Fakes, registration: Envelope[UserRegistered]
 ) -> None:
     class LockedStore(FakeHandledEvents):
-        def is_handled(self, event_id: uuid.UUID) -> bool:
-            raise OperationalError("SELECT", {}, sqlite3.OperationalError("database is locked"))
+        @contextmanager
+        def claim(self, event_id: uuid.UUID, event_type: str) -> Iterator[bool]:
+            # The claim is the guard's first (and only) statement before the effect.
+            raise OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+            yield True  # pragma: no cover
 
     bootstrap.install(fakes.container(store=LockedStore()))
     assert deliver(registration) == "retried"
