@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import urllib.request
+from pathlib import Path
 from typing import Any, Self
 
 import pika
@@ -19,8 +20,15 @@ from testcontainers.core.network import Network
 
 from .polling import wait_until
 
-RABBITMQ_USER = "courier"
-RABBITMQ_PASSWORD = "courier-integration"
+#: The broker runs with Courier's own definitions (infra/rabbitmq/): vhost
+#: `courier`, one user per service and an administrator, with their documented
+#: dev-only passwords. The suite itself inspects and publishes as the administrator.
+RABBITMQ_DEFINITIONS = Path(__file__).resolve().parents[2] / "infra" / "rabbitmq"
+RABBITMQ_VHOST = "courier"
+RABBITMQ_USER = "courier-admin"
+RABBITMQ_PASSWORD = "courier-admin-dev"
+RABBITMQ_WEB_USER = ("courier-web", "courier-web-dev")
+RABBITMQ_WORKER_USER = ("courier-worker", "courier-worker-dev")
 POSTGRES_USER = "courier"
 POSTGRES_PASSWORD = "courier-integration"
 
@@ -83,20 +91,38 @@ class RabbitMQ(ServiceContainer):
 
     def __init__(self, image: str, network: Network) -> None:
         super().__init__(image, network)
-        self.with_env("RABBITMQ_DEFAULT_USER", RABBITMQ_USER)
-        self.with_env("RABBITMQ_DEFAULT_PASS", RABBITMQ_PASSWORD)
+        # Both the official image (3.13) and courier/rabbitmq:offline (3.10) read
+        # /etc/rabbitmq/conf.d/*.conf; a node booting with definitions creates no
+        # default user, so the users of definitions.json are the only ones.
+        self.with_copy_into_container(
+            RABBITMQ_DEFINITIONS / "courier.conf", "/etc/rabbitmq/conf.d/30-courier.conf"
+        )
+        self.with_copy_into_container(
+            RABBITMQ_DEFINITIONS / "definitions.json", "/etc/rabbitmq/courier-definitions.json"
+        )
         self.publish(5672)
+
+    def internal_url_for(self, credentials: tuple[str, str]) -> str:
+        """The URL a service container uses, with one of the definitions' users."""
+        user, password = credentials
+        return f"amqp://{user}:{password}@{self.alias}:5672/{RABBITMQ_VHOST}"
+
+    def url_for(self, credentials: tuple[str, str]) -> str:
+        """The URL from the host (published port), with one of the definitions' users."""
+        user, password = credentials
+        return f"amqp://{user}:{password}@127.0.0.1:{self.host_port(5672)}/{RABBITMQ_VHOST}"
 
     @property
     def internal_url(self) -> str:
-        return f"amqp://{RABBITMQ_USER}:{RABBITMQ_PASSWORD}@{self.alias}:5672/%2F"
+        return self.internal_url_for((RABBITMQ_USER, RABBITMQ_PASSWORD))
 
     @property
     def url(self) -> str:
-        return f"amqp://{RABBITMQ_USER}:{RABBITMQ_PASSWORD}@127.0.0.1:{self.host_port(5672)}/%2F"
+        return self.url_for((RABBITMQ_USER, RABBITMQ_PASSWORD))
 
-    def connection(self) -> pika.BlockingConnection:
-        params = pika.URLParameters(self.url)
+    def connection(self, credentials: tuple[str, str] | None = None) -> pika.BlockingConnection:
+        """An AMQP connection from the host: the administrator's unless ``credentials``."""
+        params = pika.URLParameters(self.url_for(credentials or (RABBITMQ_USER, RABBITMQ_PASSWORD)))
         params.socket_timeout = 5
         params.blocked_connection_timeout = 30
         return pika.BlockingConnection(params)
@@ -189,8 +215,10 @@ class Web(ServiceContainer):
 
     alias = "web"
 
-    def __init__(self, image: str, network: Network, env: dict[str, str]) -> None:
-        super().__init__(image, network)
+    def __init__(
+        self, image: str, network: Network, env: dict[str, str], *, alias: str | None = None
+    ) -> None:
+        super().__init__(image, network, alias=alias)
         for key, value in env.items():
             self.with_env(key, value)
         self.publish(8000)
@@ -236,6 +264,11 @@ class Worker(ServiceContainer):
         for key, value in env.items():
             self.with_env(key, value)
         self.with_name(f"courier-it-{alias}-{id(self):x}")
+        self.publish(9808)  # Prometheus metrics (WORKER_METRICS_PORT), on loopback
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.host_port(9808)}/metrics"
 
     def wait_ready(self) -> None:
         wait_until(

@@ -9,7 +9,16 @@ from dataclasses import dataclass, field
 
 from testcontainers.core.network import Network
 
-from .containers import Postgres, RabbitMQ, Relay, SmtpSink, Web, Worker
+from .containers import (
+    RABBITMQ_WEB_USER,
+    RABBITMQ_WORKER_USER,
+    Postgres,
+    RabbitMQ,
+    Relay,
+    SmtpSink,
+    Web,
+    Worker,
+)
 from .images import Images
 
 
@@ -32,7 +41,10 @@ class Stack:
             # TLS ends at the ingress in production; the suite speaks plain HTTP on loopback.
             "DJANGO_SECURE_SSL_REDIRECT": "false",
             "DATABASE_URL": self.postgres.internal_url("courier_web"),
-            "RABBITMQ_URL": self.rabbitmq.internal_url,
+            # Least privilege (infra/rabbitmq/definitions.json): web may only publish to
+            # courier.events, so it checks the exchange passively instead of declaring it.
+            "RABBITMQ_URL": self.rabbitmq.internal_url_for(RABBITMQ_WEB_USER),
+            "OUTBOX_DECLARE_EXCHANGE": "passive",
             # Hashing cost is not what the suite measures; never set this in production.
             "DJANGO_PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",
             # The suite posts hundreds of registrations from one client; the limiter
@@ -42,7 +54,7 @@ class Stack:
 
     def worker_env(self) -> dict[str, str]:
         return {
-            "RABBITMQ_URL": self.rabbitmq.internal_url,
+            "RABBITMQ_URL": self.rabbitmq.internal_url_for(RABBITMQ_WORKER_USER),
             "WORKER_DATABASE_URL": self.postgres.internal_url("courier_worker"),
             "SMTP_URL": self.smtp.smtp_url,
             "WORKER_CONCURRENCY": "2",

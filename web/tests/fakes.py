@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from shared_contracts import WireMessage
 
@@ -17,6 +17,7 @@ class FakePublisher:
     def __init__(self, outcomes: Iterable[PublishResult] = ()) -> None:
         self.outcomes: deque[PublishResult] = deque(outcomes)
         self.published: list[WireMessage] = []
+        self.batches: list[int] = []  # the size of each publish_many call
         self.attempts = 0
         self.idles = 0
         self.closed = 0
@@ -34,6 +35,17 @@ class FakePublisher:
         if result.outcome is Outcome.CONFIRMED:
             self.published.append(message)
         return result
+
+    def publish_many(self, messages: Sequence[WireMessage]) -> list[PublishResult]:
+        """Like the real one: after a failure (connection gone) the rest stays unconfirmed."""
+        self.batches.append(len(messages))
+        results: list[PublishResult] = []
+        for message in messages:
+            if results and results[-1].outcome is Outcome.FAILED:
+                results.append(results[-1])
+                continue
+            results.append(self.publish(message))
+        return results
 
     def refuse_connections(self, times: int = 1, detail: str = "AMQPConnectionError") -> None:
         self.connect_errors.extend(detail for _ in range(times))

@@ -17,6 +17,8 @@ class BrokerOptions:
     connect_timeout: float = 2.0
     blocked_timeout: float = 5.0
     heartbeat: int = 15
+    #: How long a batch waits for all its confirms; what is unconfirmed by then stays pending.
+    confirm_timeout: float = 5.0
     passive_exchange: bool = False
     connection_name: str = "courier-web"
 
@@ -27,6 +29,8 @@ class BrokerOptions:
             connect_timeout=settings.OUTBOX_CONNECT_TIMEOUT,
             blocked_timeout=settings.OUTBOX_BLOCKED_TIMEOUT,
             heartbeat=settings.OUTBOX_HEARTBEAT,
+            # One knob for "the broker does not take our messages": blocked or unconfirmed.
+            confirm_timeout=settings.OUTBOX_BLOCKED_TIMEOUT,
             passive_exchange=settings.OUTBOX_DECLARE_EXCHANGE == "passive",
             connection_name=connection_name,
         )

@@ -3,18 +3,22 @@
 Rows are claimed inside a transaction: ``SELECT ... FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so concurrent relays (and the in-process publisher) never publish
 the same row; on SQLite, whose transactions are ``IMMEDIATE``, they serialise.
-A row is marked sent only after the broker's confirm.
+A claimed batch is published as a whole (``Publisher.publish_many``: every
+message out, then every confirm collected) and its outcomes are recorded with
+one ``UPDATE`` per outcome, still inside the claiming transaction. A row is
+marked sent only after the broker's confirm.
 """
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from shared_contracts import Event, WireMessage, encode, new_envelope
 
@@ -24,6 +28,7 @@ from courier_web.metrics.registry import (
     OUTBOX_RETURNED,
 )
 from courier_web.outbox.dispatch import dispatch_after_commit
+from courier_web.outbox.failpoints import EXIT_AFTER_CONFIRM, failpoint
 from courier_web.outbox.models import OutboxMessage, OutboxStatus
 from courier_web.outbox.publisher import Outcome, Publisher, PublishResult
 
@@ -108,43 +113,69 @@ def outbox_publish_batch(
 def _publish_claimed(
     queryset: QuerySet[OutboxMessage], *, publisher: Publisher, limit: int
 ) -> BatchReport:
-    sent = failed = 0
     with transaction.atomic():
         # No effect on SQLite (the IMMEDIATE transaction already serialises).
         rows = list(queryset.select_for_update(skip_locked=True)[:limit])
-        for row in rows:
-            result = publisher.publish(wire_message(row))
-            _record(row, result)
-            if result.outcome is Outcome.CONFIRMED:
-                sent += 1
-            elif result.outcome is Outcome.RETURNED:
-                failed += 1
-            else:
-                # The broker is away: the remaining rows wait for the next try.
-                return BatchReport(len(rows), sent, failed, error=result.detail)
-    return BatchReport(len(rows), sent, failed)
+        if not rows:
+            return BatchReport()
+        # Every row goes out before any confirm is awaited; the outcomes come back
+        # only from confirms (or their absence), and are recorded before commit.
+        results = publisher.publish_many([wire_message(row) for row in rows])
+        if len(results) != len(rows):  # a broken publisher: record nothing as sent
+            raise RuntimeError(f"{len(results)} publish results for {len(rows)} rows")
+        if any(result.outcome is Outcome.CONFIRMED for result in results):
+            failpoint(EXIT_AFTER_CONFIRM)  # a test seam (failpoints.py); off unless configured
+        return _record(rows, results)
 
 
-def _record(row: OutboxMessage, result: PublishResult) -> None:
-    row.attempts += 1
-    fields = ["attempts", "status", "last_error"]
-    context = {
+def _record(rows: Sequence[OutboxMessage], results: Sequence[PublishResult]) -> BatchReport:
+    """One ``UPDATE`` per outcome (and reason): sent, failed for good, still pending."""
+    sent: list[OutboxMessage] = []
+    returned: defaultdict[str, list[OutboxMessage]] = defaultdict(list)
+    unconfirmed: defaultdict[str, list[OutboxMessage]] = defaultdict(list)
+    for row, result in zip(rows, results, strict=True):
+        if result.outcome is Outcome.CONFIRMED:
+            sent.append(row)
+        elif result.outcome is Outcome.RETURNED:
+            returned[result.detail].append(row)
+        else:
+            unconfirmed[result.detail].append(row)
+
+    attempted = F("attempts") + 1
+    if sent:
+        OutboxMessage.objects.filter(pk__in=[row.pk for row in sent]).update(
+            status=OutboxStatus.SENT, sent_at=timezone.now(), attempts=attempted, last_error=""
+        )
+        for event_type, count in Counter(row.event_type for row in sent).items():
+            OUTBOX_PUBLISHED.labels(event_type).inc(count)
+        for row in sent:
+            log.info("outbox.published", **_context(row))
+    for reason, group in returned.items():
+        OutboxMessage.objects.filter(pk__in=[row.pk for row in group]).update(
+            status=OutboxStatus.FAILED, attempts=attempted, last_error=reason
+        )
+        for row in group:
+            OUTBOX_RETURNED.labels(row.event_type).inc()
+            log.error("outbox.unroutable", reason=reason, **_context(row))
+    for reason, group in unconfirmed.items():
+        # Nacked, timed out or the connection went: stays pending, retried later.
+        OutboxMessage.objects.filter(pk__in=[row.pk for row in group]).update(
+            attempts=attempted, last_error=reason
+        )
+        for row in group:
+            OUTBOX_PUBLISH_FAILED.labels(row.event_type).inc()
+            log.debug("outbox.publish_failed", reason=reason, **_context(row))
+    failed = sum(len(group) for group in returned.values())
+    # Any unconfirmed row means the broker did not take it: the caller backs off.
+    error = next(iter(unconfirmed), None)
+    return BatchReport(len(rows), len(sent), failed, error=error)
+
+
+def _context(row: OutboxMessage) -> dict[str, object]:
+    """Log fields of ``row`` after this attempt (``attempts`` as now stored)."""
+    return {
         "event_id": str(row.event_id),
         "event_type": row.event_type,
         "correlation_id": row.correlation_id,
-        "attempts": row.attempts,
+        "attempts": row.attempts + 1,
     }
-    if result.outcome is Outcome.CONFIRMED:
-        row.status, row.last_error, row.sent_at = OutboxStatus.SENT, "", timezone.now()
-        fields.append("sent_at")
-        OUTBOX_PUBLISHED.labels(row.event_type).inc()
-        log.info("outbox.published", **context)
-    elif result.outcome is Outcome.RETURNED:
-        row.status, row.last_error = OutboxStatus.FAILED, result.detail
-        OUTBOX_RETURNED.labels(row.event_type).inc()
-        log.error("outbox.unroutable", reason=result.detail, **context)
-    else:
-        row.last_error = result.detail
-        OUTBOX_PUBLISH_FAILED.labels(row.event_type).inc()
-        log.debug("outbox.publish_failed", reason=result.detail, **context)
-    row.save(update_fields=fields)

@@ -6,7 +6,18 @@ from datetime import datetime
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, ConfigDict, EmailStr, Field
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL (0x00): refused here as a 422, not a 500 from the database.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+#: A string that may be stored in or looked up against a PostgreSQL text column.
+NoNul = AfterValidator(_no_nul)
 
 
 class UserCreateIn(Schema):
@@ -16,7 +27,7 @@ class UserCreateIn(Schema):
 
     email: Annotated[EmailStr, Field(max_length=254)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
-    display_name: Annotated[str, Field(max_length=150)] = ""
+    display_name: Annotated[str, Field(max_length=150), NoNul] = ""
 
 
 class UserOut(Schema):
@@ -33,7 +44,7 @@ class UserUpdateIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
 
-    display_name: Annotated[str, Field(max_length=150)] | None = None
+    display_name: Annotated[str, Field(max_length=150), NoNul] | None = None
 
 
 class TokenCreateIn(Schema):
@@ -41,7 +52,7 @@ class TokenCreateIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: Annotated[str, Field(min_length=1, max_length=254)]
+    email: Annotated[str, Field(min_length=1, max_length=254), NoNul]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 

@@ -3,10 +3,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from shared_contracts import ProbeSent, decode, encode
 
 from courier_web.outbox.models import OutboxMessage, OutboxStatus
+from courier_web.outbox.publisher import CONFIRMED
 from courier_web.outbox.services import (
     outbox_enqueue,
     outbox_publish_batch,
@@ -60,7 +63,7 @@ def test_a_returned_row_is_marked_failed_with_the_reason(fake_publisher: FakePub
     assert second.status == OutboxStatus.SENT
 
 
-def test_a_broker_failure_keeps_the_row_pending_and_stops_the_batch(
+def test_a_broker_failure_keeps_the_unconfirmed_rows_pending(
     fake_publisher: FakePublisher,
 ) -> None:
     first, second = enqueue(2)
@@ -70,15 +73,17 @@ def test_a_broker_failure_keeps_the_row_pending_and_stops_the_batch(
 
     assert report.error == "StreamLostError: connection reset"
     assert (report.claimed, report.sent) == (2, 0)
-    assert fake_publisher.attempts == 1
+    assert fake_publisher.batches == [2]
     first.refresh_from_db()
     second.refresh_from_db()
-    assert (first.status, first.attempts, first.last_error) == (
-        OutboxStatus.PENDING,
-        1,
-        "StreamLostError: connection reset",
-    )
-    assert (second.status, second.attempts) == (OutboxStatus.PENDING, 0)
+    # The whole batch was handed to the broker; neither was confirmed.
+    for row in (first, second):
+        assert (row.status, row.attempts, row.last_error) == (
+            OutboxStatus.PENDING,
+            1,
+            "StreamLostError: connection reset",
+        )
+        assert row.sent_at is None
 
     # Once the broker is back, the next batch publishes both.
     report = outbox_publish_batch(publisher=fake_publisher, limit=10)
@@ -117,3 +122,69 @@ def test_publishing_by_id_skips_rows_already_sent(fake_publisher: FakePublisher)
 
     assert report.claimed == 0
     assert len(fake_publisher.published) == 1
+
+
+def _updates(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+
+
+def test_a_batch_is_published_at_once_and_marked_with_one_update(
+    fake_publisher: FakePublisher,
+) -> None:
+    rows = enqueue(50)
+
+    with CaptureQueriesContext(connection) as queries:
+        report = outbox_publish_batch(publisher=fake_publisher, limit=100)
+
+    assert (report.claimed, report.sent, report.failed, report.error) == (50, 50, 0, None)
+    assert fake_publisher.batches == [50]
+    assert len(_updates(queries)) == 1
+    assert set(OutboxMessage.objects.values_list("status", "attempts")) == {(OutboxStatus.SENT, 1)}
+    assert OutboxMessage.objects.filter(sent_at__isnull=True).count() == 0
+    assert [m.message_id for m in fake_publisher.published] == [str(r.event_id) for r in rows]
+
+
+def test_mixed_outcomes_are_recorded_with_one_update_each(
+    fake_publisher: FakePublisher,
+) -> None:
+    returned, sent, nacked = enqueue(3)
+    OutboxMessage.objects.filter(pk=nacked.pk).update(attempts=4)
+    fake_publisher.return_next("unroutable: 312 NO_ROUTE")
+    fake_publisher.outcomes.append(CONFIRMED)
+    fake_publisher.fail_next(detail="the broker nacked the message")
+
+    with CaptureQueriesContext(connection) as queries:
+        report = outbox_publish_batch(publisher=fake_publisher, limit=10)
+
+    assert (report.claimed, report.sent, report.failed) == (3, 1, 1)
+    assert report.error == "the broker nacked the message"
+    assert len(_updates(queries)) == 3
+    for row in (returned, sent, nacked):
+        row.refresh_from_db()
+    assert (returned.status, returned.attempts, returned.last_error) == (
+        OutboxStatus.FAILED,
+        1,
+        "unroutable: 312 NO_ROUTE",
+    )
+    assert (sent.status, sent.attempts, sent.last_error) == (OutboxStatus.SENT, 1, "")
+    assert (nacked.status, nacked.attempts, nacked.last_error) == (
+        OutboxStatus.PENDING,
+        5,
+        "the broker nacked the message",
+    )
+    assert returned.sent_at is None
+    assert nacked.sent_at is None
+
+
+def test_a_publisher_answering_for_the_wrong_number_of_rows_marks_nothing(
+    fake_publisher: FakePublisher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enqueue(3)
+    monkeypatch.setattr(fake_publisher, "publish_many", lambda messages: [CONFIRMED])
+
+    with pytest.raises(RuntimeError, match="1 publish results for 3 rows"):
+        outbox_publish_batch(publisher=fake_publisher, limit=10)
+
+    assert set(OutboxMessage.objects.values_list("status", "attempts")) == {
+        (OutboxStatus.PENDING, 0)
+    }

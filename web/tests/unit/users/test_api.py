@@ -178,3 +178,15 @@ def test_openapi_document_is_served(client: Client) -> None:
     assert response.status_code == 200
     assert "/api/users" in response.json()["paths"]
     assert client.get("/api/docs").status_code == 200
+
+
+@pytest.mark.parametrize("field", ["display_name"])
+def test_a_nul_character_is_a_422_naming_the_field(client: Client, field: str) -> None:
+    # Found by the end-to-end fuzz run: PostgreSQL text cannot hold NUL, which was a 500 there.
+    body = {"email": "nul@example.com", "password": STRONG_PASSWORD, field: "A\x00da"}
+
+    response = post_user(client, body)
+
+    assert response.status_code == 422
+    assert field in error_fields(response)
+    assert "\x00" not in response.content.decode()

@@ -168,3 +168,18 @@ def test_a_token_of_a_deactivated_user_no_longer_works(client: Client) -> None:
     User.objects.filter(pk=user_id).update(is_active=False)
 
     assert patch(client, user_id, {"display_name": "x"}, token).status_code == 401
+
+
+def test_a_nul_character_is_a_422_not_a_database_error(client: Client) -> None:
+    # Found by the end-to-end fuzz run: PostgreSQL text cannot hold NUL, which was a 500 there.
+    user_id = register(client, "ada@example.com")
+    token = issue_token(client, "ada@example.com").json()["token"]
+
+    login = post(client, "/api/tokens", {"email": "ada@exa\x00mple.com", "password": "x"})
+    renamed = patch(client, user_id, {"display_name": "A\x00da"}, token)
+
+    assert login.status_code == 422
+    assert "email" in login.json()["error"]["fields"]
+    assert renamed.status_code == 422
+    assert "display_name" in renamed.json()["error"]["fields"]
+    assert User.objects.get(pk=user_id).display_name == ""

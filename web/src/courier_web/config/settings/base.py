@@ -221,6 +221,9 @@ OUTBOX_RETENTION_HOURS = env_float("OUTBOX_RETENTION_HOURS", 168.0)
 OUTBOX_PRUNE_INTERVAL = env_float("OUTBOX_PRUNE_INTERVAL", 300.0)
 #: The relay serves its own Prometheus metrics on this port (0: not served).
 OUTBOX_RELAY_METRICS_PORT = env_int("OUTBOX_RELAY_METRICS_PORT", 0)
+#: Test seam for the fault tests (outbox/failpoints.py): e.g. ``exit-after-confirm``.
+#: Unset in every real deployment.
+OUTBOX_FAILPOINT = env_str("OUTBOX_FAILPOINT", "")
 
 # ----------------------------------------------------------------- logging
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
