@@ -4,6 +4,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
 export UV_PYTHON_DOWNLOADS := never
+# Trust the platform's certificate store too (corporate TLS proxies, custom CAs).
+export UV_SYSTEM_CERTS := true
 UV_VERSION := 0.13.9
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
