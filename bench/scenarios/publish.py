@@ -6,13 +6,16 @@ pending outbox rows (``diagnostic.probe_sent.v1``, through the real
 
 * ``courier``: the real ``Relay`` (``--once``, grace 0, default batch size)
   drains the N pending rows until every one is confirmed and marked sent;
-* ``raw_pika``: one pika ``BlockingChannel`` with publisher confirms publishes
-  the same N encoded messages (``mandatory``), waiting for each confirm, which
-  is the relay's confirm strategy: the ceiling for that strategy;
+* ``raw_pika``: pika publishes the same N encoded messages (``mandatory``) in
+  batches of the relay's ``OUTBOX_BATCH_SIZE``, waiting for every confirm of a
+  batch before the next one, which is the relay's confirm strategy: the
+  ceiling for that strategy;
 * ``celery_confirmed``: Celery's ``send_task`` with ``confirm_publish=True``
   sends the same events (same task name, id, kwargs, exchange, routing key);
 * ``raw_pika_windowed`` (extra): pika with asynchronous confirms, up to 256
-  unconfirmed messages in flight: what a windowed strategy could reach.
+  unconfirmed messages in flight: what a sliding window could reach;
+* ``raw_pika_sync`` (extra): a ``BlockingChannel`` waiting for each confirm
+  before the next publish (the relay's strategy before batching).
 
 Between runs the queue is purged and the rows are reset to pending. Timings
 include opening the connection. Results (seconds per run) go to ``FILE``.
@@ -43,16 +46,20 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "courier_web.config.settings.base")
     django.setup()
 
+    from django.conf import settings
+
     from bench.infra import say
 
     url = os.environ["RABBITMQ_URL"]
+    batch = settings.OUTBOX_BATCH_SIZE
     say(f"publish: seeding {args.count} pending outbox rows")
     wires = _seed(args.count)
     variants: dict[str, Callable[[], None]] = {
         "courier": lambda: _relay(args.count),
-        "raw_pika": lambda: _raw_pika(url, wires),
+        "raw_pika": lambda: _raw_pika_async(url, wires, window=batch, batched=True),
         "celery_confirmed": lambda: _celery(url, wires),
-        "raw_pika_windowed": lambda: _raw_pika_windowed(url, wires),
+        "raw_pika_windowed": lambda: _raw_pika_async(url, wires, window=WINDOW, batched=False),
+        "raw_pika_sync": lambda: _raw_pika_sync(url, wires),
     }
     names = [name for name in variants if not args.variants or name in args.variants]
     seconds: dict[str, list[float]] = {name: [] for name in names}
@@ -134,7 +141,7 @@ def _relay(count: int) -> None:
         raise RuntimeError(f"relay sent {stats.sent} of {count}: {stats}")
 
 
-def _raw_pika(url: str, wires: Sequence[Any]) -> None:
+def _raw_pika_sync(url: str, wires: Sequence[Any]) -> None:
     import pika
 
     from bench.infra import pika_properties
@@ -181,8 +188,12 @@ def _celery(url: str, wires: Sequence[Any]) -> None:
         app.close()
 
 
-def _raw_pika_windowed(url: str, wires: Sequence[Any]) -> None:
-    """Asynchronous confirms, at most ``WINDOW`` unconfirmed; returns once all are confirmed."""
+def _raw_pika_async(url: str, wires: Sequence[Any], *, window: int, batched: bool) -> None:
+    """Asynchronous confirms, at most ``window`` unconfirmed; returns once all are confirmed.
+
+    ``batched``: publish ``window`` messages, wait for all their confirms, repeat
+    (the relay's strategy); otherwise a sliding window.
+    """
     import pika
     from pika.spec import Basic
 
@@ -201,7 +212,9 @@ def _raw_pika_windowed(url: str, wires: Sequence[Any]) -> None:
 
     def pump() -> None:
         chan = state["chan"]
-        while state["next"] < total and len(state["unconfirmed"]) < WINDOW:
+        if batched and state["unconfirmed"]:
+            return
+        while state["next"] < total and len(state["unconfirmed"]) < window:
             wire = wires[state["next"]]
             chan.basic_publish(
                 wire.exchange, wire.routing_key, wire.body, pika_properties(wire), mandatory=True
