@@ -22,7 +22,6 @@ by event id.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Collection, Iterable
@@ -31,6 +30,7 @@ from typing import Any
 
 import psycopg
 
+from .logs import json_records
 from .polling import wait_until
 from .stack import Stack
 
@@ -82,16 +82,7 @@ def worker_log_counts(stack: Stack, extra_logs: Iterable[str] = ()) -> tuple[Cou
 
 def json_lines(text: str) -> Iterable[dict[str, Any]]:
     """The JSON objects of a container log (lines may carry a prefix)."""
-    for line in text.splitlines():
-        start = line.find("{")
-        if start < 0:
-            continue
-        try:
-            record = json.loads(line[start:])
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            yield record
+    return (record for _, record in json_records(text))
 
 
 def emails_by_event(stack: Stack, domain: str) -> Counter[str]:
