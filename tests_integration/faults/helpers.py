@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pika
-import psycopg
 
 from shared_contracts import UserRegistered, encode, new_envelope
 
@@ -211,19 +210,6 @@ def outbox_status(stack: Stack) -> dict[str, Any]:
     lines = [line for line in output.splitlines() if line.startswith("{")]
     status: dict[str, Any] = json.loads(lines[-1])
     return status
-
-
-def outbox_attempts(stack: Stack, domain: str) -> dict[str, int]:
-    """Publish attempts of the outbox rows for registrations at ``domain``, by event id."""
-    with (
-        psycopg.connect(stack.postgres.url("courier_web"), connect_timeout=5) as conn,
-        conn.cursor() as cursor,
-    ):
-        cursor.execute(
-            "SELECT event_id::text, attempts FROM outbox_outboxmessage WHERE body LIKE %s",
-            (f'%@{domain}"%',),
-        )
-        return dict(cursor.fetchall())
 
 
 def container_status(container: ServiceContainer) -> str:

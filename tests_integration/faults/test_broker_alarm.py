@@ -13,11 +13,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from ..support.accounting import json_lines, outbox_rows
+from ..support.accounting import json_lines, outbox_attempts, outbox_rows
 from ..support.clients import WebClient
 from ..support.polling import wait_until
 from ..support.stack import Stack
-from .helpers import container_status, outbox_attempts, outbox_status
+from .helpers import container_status, outbox_status
 
 REGISTRATIONS = 20
 #: A request does no broker I/O; anything near the blocked timeout (5 s) would mean it waits.

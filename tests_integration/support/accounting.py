@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from .logs import json_records
 from .polling import wait_until
@@ -95,14 +96,23 @@ def emails_by_event(stack: Stack, domain: str) -> Counter[str]:
 
 def outbox_rows(stack: Stack, domain: str) -> dict[str, str]:
     """The web's outbox rows for registrations at ``domain``: event id -> status."""
+    return _outbox_column(stack, domain, "status")
+
+
+def outbox_attempts(stack: Stack, domain: str) -> dict[str, int]:
+    """Publish attempts of the outbox rows for registrations at ``domain``, by event id."""
+    return _outbox_column(stack, domain, "attempts")
+
+
+def _outbox_column(stack: Stack, domain: str, column: str) -> dict[str, Any]:
+    query = sql.SQL(
+        "SELECT event_id::text, {} FROM outbox_outboxmessage WHERE body LIKE %s"
+    ).format(sql.Identifier(column))
     with (
         psycopg.connect(stack.postgres.url("courier_web"), connect_timeout=5) as conn,
         conn.cursor() as cursor,
     ):
-        cursor.execute(
-            "SELECT event_id::text, status FROM outbox_outboxmessage WHERE body LIKE %s",
-            (f'%@{domain}"%',),
-        )
+        cursor.execute(query, (f'%@{domain}"%',))
         return dict(cursor.fetchall())
 
 
