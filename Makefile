@@ -23,9 +23,11 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort \
 	  | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
+# PIP_NO_INDEX=1 (offline CI) is meant for the image builds' wheelhouse, not for
+# fetching uv itself: unset it here, or a machine without uv cannot bootstrap.
 .tools/bin/uv:
 	python3 -m venv .tools
-	.tools/bin/pip install -q uv==$(UV_VERSION)
+	env -u PIP_NO_INDEX .tools/bin/pip install -q uv==$(UV_VERSION)
 
 $(VENV)/.synced: uv.lock pyproject.toml */pyproject.toml | $(UV)
 	$(UV) sync --all-packages --all-groups --frozen
