@@ -48,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes: under a minute")
     parser.add_argument("--only", nargs="*", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--dispatch",
+        choices=["auto", "notify", "thread"],
+        default="auto",
+        help="OUTBOX_DISPATCH of the measured web and relay (default: the deployed default)",
+    )
     args = parser.parse_args(argv)
     config = sections.QUICK if args.quick else sections.FULL
     started = time.monotonic()
@@ -65,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
             web_db=infra.create_database(cleanup, "courier_bench_web"),
             worker_db=infra.create_database(cleanup, "courier_bench_worker"),
             run_id=uuid.uuid4().hex[:6],
+            dispatch=args.dispatch,
         )
-        doc: dict[str, Any] = {"machine": machine(url)}
+        doc: dict[str, Any] = {"machine": machine(url), "dispatch": args.dispatch}
         say(f"machine: {doc['machine']}; {'QUICK' if config.quick else 'full'} run")
         sections.prepare(ctx)
         table = Table()
@@ -172,21 +179,31 @@ def _http(rps: dict[str, list[float]], doc: dict[str, Any], table: Table, detail
     fig = {name: summary(values) for name, values in rps.items()}
     events = paired_ratio(rps["events_on"], rps["events_off"])
     middleware = paired_ratio(rps["full"], rps["bare"])
+    request_only = paired_ratio(rps["events_on_relay_paused"], rps["events_off"])
     doc["http"] = {
         "events_on_rps": fig["events_on"]["median"],
         "events_off_rps": fig["events_off"]["median"],
         "ratio": events["median"],
+        "events_on_relay_paused_rps": fig["events_on_relay_paused"]["median"],
+        "ratio_relay_paused": request_only["median"],
     }
     doc["middleware"] = {
         "full_rps": fig["full"]["median"],
         "bare_rps": fig["bare"]["median"],
         "ratio": middleware["median"],
     }
-    detail["http"] = {**fig, "events_ratio": events, "middleware_ratio": middleware}
+    detail["http"] = {
+        **fig,
+        "events_ratio": events,
+        "middleware_ratio": middleware,
+        "request_only_ratio": request_only,
+    }
     table.section("http: POST /api/users under gunicorn (2 sync workers)")
-    table.add("events on", fig["events_on"], "req/s")
+    table.add("events on (the relay publishing on the same cores)", fig["events_on"], "req/s")
     table.add("event receiver disconnected", fig["events_off"], "req/s")
     table.add("ratio on / off", events, "", goal(events["median"], ">=", 0.9), 2)
+    table.add("events on, relay paused (extra)", fig["events_on_relay_paused"], "req/s")
+    table.add("ratio on, relay paused / off (the request's own cost)", request_only, "", "", 2)
     table.section("middleware: GET /healthz under gunicorn (2 sync workers)")
     table.add("full stack (base settings)", fig["full"], "req/s")
     table.add("no middleware (bare settings)", fig["bare"], "req/s")

@@ -7,6 +7,7 @@ B, C, A, ...) so that a noisy neighbour slows all of them alike.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import time
 import uuid
@@ -40,7 +41,8 @@ class Config:
     io_wait_ms: float = 20.0
 
 
-FULL = Config(False, 3, 10_000, 10_000, 2, 50.0, 30.0, 6.0, 1.0, 4, 4.0)
+#: The latency figure offers 50/s for 30 s per variant, as 3 repetitions of 10 s.
+FULL = Config(False, 3, 10_000, 10_000, 2, 50.0, 10.0, 4.0, 1.0, 4, 3.0)
 #: A smoke run under a minute: one repetition of each figure, small sizes.
 QUICK = Config(True, 1, 1_000, 1_000, 2, 50.0, 2.0, 1.0, 0.3, 4, 1.0, 1.0)
 
@@ -54,6 +56,9 @@ class Context:
     web_db: str
     worker_db: str
     run_id: str
+    #: ``OUTBOX_DISPATCH`` of the measured web and relay (``--dispatch``): ``auto``
+    #: is the deployed default (``notify`` on this PostgreSQL).
+    dispatch: str = "auto"
 
     def web_env(self, settings: str = "courier_web.config.settings.base", **extra: str):
         values = {
@@ -67,6 +72,7 @@ class Context:
             "DJANGO_PASSWORD_HASHERS": MD5,
             "API_RATE_LIMIT": "off",
             "LOG_LEVEL": "INFO",
+            "OUTBOX_DISPATCH": self.dispatch,
         }
         return infra.base_env(**{**values, **extra})
 
@@ -275,7 +281,9 @@ def scaling(ctx: Context) -> dict[str, list[float]]:
         configs += [("threads", 4), ("threads", 8)]
     eps: dict[str, list[float]] = {f"{p}:{c}": [] for p, c in configs}
     for rep in range(cfg.reps):
-        for pool, procs in rotate(configs, rep):
+        # The threads extras run once: they inform the pool-choice paragraph, no goal.
+        planned = configs if rep == 0 else [c for c in configs if c[0] == "prefork"]
+        for pool, procs in rotate(planned, rep):
             n = max(100, int(ideal_per_proc * procs * cfg.scaling_seconds))
             _settle(ctx)
             infra.publish_raw(ctx.url, infra.probes(n, f"s{rep}{pool}{procs}"))
@@ -370,11 +378,34 @@ def http_and_middleware(ctx: Context) -> tuple[dict[str, list[float]], dict[str,
         "events_off": gunicorn(ctx, "web-events-off", "bench.web.settings_events_off"),
         "bare": gunicorn(ctx, "web-bare", "courier_web.config.settings.bare"),
     }
+    # Eventing includes its publisher: on PostgreSQL that is the relay, woken by
+    # NOTIFY (OUTBOX_DISPATCH=auto -> notify), so it runs on the same cores
+    # throughout, for every variant alike.
+    relay_argv = [str(BIN / "courier-web"), "relay_outbox"]
+    relay = infra.start(ctx.cleanup, "http-relay", relay_argv, ctx.web_env(), ctx.tmp)
     for proc, port in servers.values():
         wait_http(proc, port)
-    rps: dict[str, list[float]] = {"events_on": [], "events_off": [], "full": [], "bare": []}
+    rps: dict[str, list[float]] = {
+        "events_on": [],
+        "events_off": [],
+        "full": [],
+        "bare": [],
+        "events_on_relay_paused": [],
+    }
+    unsent = "SELECT count(*) FROM outbox_outboxmessage WHERE status <> 'sent'"
+
+    def relay_caught_up() -> None:
+        infra.wait_until(
+            "the relay to publish every registration",
+            lambda: int(infra.sql(ctx.web_db, unsent)[0][0]) == 0,
+            60,
+            relay,
+        )
+
     runs = [
         ("events_on", "events_on", "post"),
+        # Extra: the request's own cost, with the relay paused (SIGSTOP) meanwhile.
+        ("events_on_relay_paused", "events_on", "post"),
         ("events_off", "events_off", "post"),
         ("full", "events_on", "get"),
         ("bare", "bare", "get"),
@@ -383,13 +414,22 @@ def http_and_middleware(ctx: Context) -> tuple[dict[str, list[float]], dict[str,
         for figure, server, kind in rotate(runs, rep):
             _, port = servers[server]
             make = _register(f"{ctx.run_id}{figure}{rep}") if kind == "post" else _healthz
-            result = loadgen.closed_loop(
-                port,
-                make,
-                threads=cfg.http_threads,
-                seconds=cfg.http_seconds,
-                warmup=cfg.http_warmup,
-            )
+            paused = figure == "events_on_relay_paused"
+            if paused:
+                relay.popen.send_signal(signal.SIGSTOP)
+            try:
+                result = loadgen.closed_loop(
+                    port,
+                    make,
+                    threads=cfg.http_threads,
+                    seconds=cfg.http_seconds,
+                    warmup=cfg.http_warmup,
+                )
+            finally:
+                if paused:
+                    relay.popen.send_signal(signal.SIGCONT)
+            if paused:  # its backlog must not load the next measurement
+                relay_caught_up()
             if result.errors or not result.ok:
                 raise RuntimeError(f"{figure}: statuses {result.statuses}")
             rps[figure].append(result.rps)
@@ -400,8 +440,10 @@ def http_and_middleware(ctx: Context) -> tuple[dict[str, list[float]], dict[str,
         "web_process": max(infra.rss_mb(w) for w in workers),
         "web_master_process": infra.rss_mb(master),
     }
+    relay_caught_up()
     for proc, _ in servers.values():
         proc.stop()
+    relay.stop()
     infra.purge(ctx.url, CRITICAL)
     infra.sql(ctx.web_db, "DELETE FROM outbox_outboxmessage")
     return rps, memory
@@ -446,8 +488,8 @@ def latency(ctx: Context) -> dict[str, list[dict[str, float]]]:
     )
     results: dict[str, list[dict[str, float]]] = {"courier": [], "naive_delay": []}
     ports = {"courier": courier_port, "naive_delay": naive_port}
-    # Warm-up at the offered rate, discarded: lazy connections (the publisher
-    # thread of each gunicorn worker, Celery's producer) and the pool children's
+    # Warm-up at the offered rate, discarded: lazy connections (the relay's,
+    # Celery's producer in the naive web) and the pool children's
     # first events would otherwise land in the first repetition's tail.
     for variant, port in ports.items():
         warm = f"warm{ctx.run_id}{variant[0]}"

@@ -235,6 +235,9 @@ class Web(ServiceContainer):
         wait_until(healthy, timeout=120, what="the web container's /healthz", interval=0.5)
 
 
+RELAY_METRICS_PORT = 9809
+
+
 class Relay(ServiceContainer):
     """The outbox relay: the web image with its other command."""
 
@@ -245,7 +248,15 @@ class Relay(ServiceContainer):
         for key, value in env.items():
             self.with_env(key, value)
         self.with_env("WEB_MIGRATE_ON_START", "false")
+        # On PostgreSQL the relay does the publishing (OUTBOX_DISPATCH=auto -> notify),
+        # so the published/returned counters are its own: serve them.
+        self.with_env("OUTBOX_RELAY_METRICS_PORT", str(RELAY_METRICS_PORT))
+        self.publish(RELAY_METRICS_PORT)
         self.with_command("start-relay")
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.host_port(RELAY_METRICS_PORT)}/metrics"
 
     def wait_ready(self) -> None:
         def running() -> bool:

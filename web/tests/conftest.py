@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
 
-from courier_web.config.logging import _SHARED
+from courier_web.config.logging import foreign_formatter
 from courier_web.outbox.dispatch import use_dispatcher
 from tests.fakes import FakePublisher, InlineDispatcher
 
@@ -30,14 +29,17 @@ def inline_dispatcher(fake_publisher: FakePublisher) -> Iterator[InlineDispatche
 
 
 class CapturedLogs:
-    """Every log line as rendered by the service's own JSON formatter."""
+    """Every log line as the service renders it: structlog's and stdlib's."""
 
-    def __init__(self, stream: io.StringIO) -> None:
-        self._stream = stream
+    def __init__(self, capsys: pytest.CaptureFixture[str], foreign: io.StringIO) -> None:
+        self._capsys = capsys
+        self._foreign = foreign
+        self._stdout = ""
 
     @property
     def text(self) -> str:
-        return self._stream.getvalue()
+        self._stdout += self._capsys.readouterr().out
+        return self._stdout + self._foreign.getvalue()
 
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
         lines = [json.loads(line) for line in self.text.splitlines() if line.startswith("{")]
@@ -45,26 +47,21 @@ class CapturedLogs:
 
 
 @pytest.fixture
-def captured_logs() -> Iterator[CapturedLogs]:
-    """Attach a handler with the real formatter to the root logger, at DEBUG."""
+def captured_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[CapturedLogs]:
+    """Lines logged during the test, at ``LOG_LEVEL`` and above for structlog's.
+
+    structlog writes its lines to stdout, read here through ``capsys``; stdlib
+    records reach a handler with the service's own formatter on the root logger.
+    """
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
-                structlog.processors.JSONRenderer(),
-            ],
-            foreign_pre_chain=_SHARED,
-        )
-    )
+    handler.setFormatter(foreign_formatter("json"))
     root = logging.getLogger()
     previous = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     try:
-        yield CapturedLogs(stream)
+        yield CapturedLogs(capsys, stream)
     finally:
         root.removeHandler(handler)
         root.setLevel(previous)

@@ -55,7 +55,9 @@ def get_container(app: Celery) -> Container:
 
 def build(app: Celery, settings: Settings) -> Container:
     # Connects to nothing: the store creates its table on first use.
-    store = SqlHandledEvents(make_engine(settings.database_url))
+    store = SqlHandledEvents(
+        make_engine(settings.database_url, synchronous_commit=settings.WORKER_DB_SYNCHRONOUS_COMMIT)
+    )
     return Container(
         settings=settings,
         store=store,
@@ -78,7 +80,9 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 def make_store(settings: Settings) -> SqlHandledEvents:
     """The handled-events store, its table created now (``init-db``; the worker does it lazily)."""
-    store = SqlHandledEvents(make_engine(settings.database_url))
+    store = SqlHandledEvents(
+        make_engine(settings.database_url, synchronous_commit=settings.WORKER_DB_SYNCHRONOUS_COMMIT)
+    )
     store.create_schema()
     return store
 

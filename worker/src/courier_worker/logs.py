@@ -60,6 +60,8 @@ def configure_logging(level: str = "INFO") -> None:
     """Send every log record to stderr as one JSON object per line."""
     structlog.configure(
         processors=[
+            # First: a line below the level costs a level check, not the whole chain.
+            structlog.stdlib.filter_by_level,
             *_SHARED,
             structlog.stdlib.PositionalArgumentsFormatter(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,

@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     WORKER_DATABASE_URL: str = Field(default_factory=_default_database_url, repr=False)
     #: Unset: emails are written as ``.eml`` files to ``MAIL_DIR``.
     SMTP_URL: str | None = Field(default=None, repr=False)
+    #: PostgreSQL ``synchronous_commit`` for the handled-event record (see ``store.make_engine``).
+    WORKER_DB_SYNCHRONOUS_COMMIT: Literal["on", "off", "local", "remote_write", "remote_apply"] = (
+        "off"
+    )
     MAIL_DIR: Path = Field(default_factory=lambda: _var_dir() / "mail")
     MAIL_FROM: str = "Courier <no-reply@courier.invalid>"
     #: Messages each pool process reserves ahead (Celery's prefetch multiplier).
@@ -158,6 +162,11 @@ class Settings(BaseSettings):
         if value is not None:
             parse_smtp_url(value)
         return value
+
+    @field_validator("WORKER_DB_SYNCHRONOUS_COMMIT", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("LOG_LEVEL", mode="before")
     @classmethod

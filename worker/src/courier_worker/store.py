@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     Column,
@@ -21,18 +22,25 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    bindparam,
     create_engine,
     event,
     exists,
     insert,
     inspect,
     select,
+    text,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, RootTransaction, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
-from sqlalchemy.sql import Executable
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    StatementError,
+)
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 metadata = MetaData()
 
@@ -79,7 +87,7 @@ class SqlHandledEvents:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._schema_ready = False
-        self._upsert = _claim_statement(engine.dialect.name)
+        self._claim = _DriverClaim.for_dialect(engine.dialect)
 
     def is_handled(self, event_id: uuid.UUID) -> bool:
         self._ensure_schema()
@@ -90,22 +98,34 @@ class SqlHandledEvents:
     @contextmanager
     def claim(self, event_id: uuid.UUID, event_type: str) -> Iterator[bool]:
         self._ensure_schema()
-        row = {"event_id": event_id, "event_type": event_type, "handled_at": datetime.now(UTC)}
-        conn, transaction, owned = self._insert_claim(row)
-        with conn:
+        conn, owned = self._insert_claim(event_id, event_type)
+        try:
             if not owned:
-                transaction.rollback()
+                conn.rollback()
                 yield False
                 return
             try:
                 yield True
             except BaseException:
-                transaction.rollback()
+                self._end(conn, conn.rollback)
                 raise
-            transaction.commit()
+            self._end(conn, conn.commit)
+        finally:
+            conn.close()  # back to the pool (a rollback there ends anything left open)
 
-    def _insert_claim(self, row: dict[str, Any]) -> tuple[Connection, RootTransaction, bool]:
-        """Begin a transaction and INSERT the claim: one statement, which also tells a duplicate.
+    def _end(self, conn: Any, finish: Callable[[], None]) -> None:
+        """Commit or roll back; a failure (the connection lost meanwhile) surfaces as
+        SQLAlchemy's error type, which ``retry.is_transient`` knows, and never hands the
+        dead connection back to the pool."""
+        try:
+            finish()
+        except self._claim.driver_error as exc:
+            if self._claim.is_disconnect(exc, conn):
+                conn.invalidate(exc)
+            raise self._claim.wrap(exc) from exc
+
+    def _insert_claim(self, event_id: uuid.UUID, event_type: str) -> tuple[Any, bool]:
+        """Open a transaction with the claim's INSERT in it; True when this delivery owns the event.
 
         ``INSERT .. ON CONFLICT (event_id) DO NOTHING RETURNING event_id`` returns
         the row when this delivery owns the event and nothing when a committed
@@ -113,31 +133,26 @@ class SqlHandledEvents:
         transaction to end, like a plain INSERT does). A pooled connection found
         dead here (the server restarted since it was last used) is replaced
         once: nothing has happened yet, so the INSERT can simply run again.
+
+        This runs once per delivery, so it talks to the pooled driver connection
+        directly (the statement compiled once, ``_DriverClaim``): SQLAlchemy's
+        per-execution machinery cost more CPU than the round trips themselves.
         """
         for attempt in (1, 2):
-            conn = self.engine.connect()
+            conn = self.engine.raw_connection()
             try:
-                transaction = conn.begin()
-                owned = self._execute_claim(conn, row)
-            except DBAPIError as exc:
+                return conn, self._claim.execute(conn, event_id, event_type)
+            except BaseException as exc:
+                dead = self._claim.is_disconnect(exc, conn)
+                if dead:
+                    conn.invalidate(exc)
                 conn.close()
-                if attempt == 1 and exc.connection_invalidated:
+                if attempt == 1 and dead:
                     continue
+                if isinstance(exc, self._claim.driver_error):
+                    raise self._claim.wrap(exc) from exc
                 raise
-            except BaseException:
-                conn.close()
-                raise
-            return conn, transaction, owned
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _execute_claim(self, conn: Connection, row: dict[str, Any]) -> bool:
-        if self._upsert is not None:
-            return conn.execute(self._upsert, row).first() is not None
-        try:  # no ON CONFLICT .. RETURNING here: the primary key raises instead
-            conn.execute(insert(handled_events), row)
-        except IntegrityError:
-            return False  # the caller rolls the failed transaction back
-        return True
 
     def create_schema(self) -> None:
         """Create the tables if missing; safe to call from several processes at once."""
@@ -157,22 +172,85 @@ class SqlHandledEvents:
             self.create_schema()
 
 
-def _claim_statement(dialect: str) -> Executable | None:
-    """The claim as one INSERT that returns the row it inserted, nothing for a duplicate."""
-    key = [handled_events.c.event_id]
-    if dialect == "postgresql":
-        return (
-            postgresql_insert(handled_events)
-            .on_conflict_do_nothing(index_elements=key)
-            .returning(handled_events.c.event_id)
+#: The claim as one INSERT that returns the row it inserted and nothing for a
+#: duplicate (PostgreSQL, and SQLite from 3.35).
+_CLAIM_SQL = text(
+    "INSERT INTO handled_events (event_id, event_type, handled_at)"
+    " VALUES (:event_id, :event_type, :handled_at)"
+    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+).bindparams(
+    bindparam("event_id", type_=Uuid()),
+    bindparam("event_type", type_=String()),
+    bindparam("handled_at", type_=DateTime(timezone=True)),
+)
+
+
+@dataclass(frozen=True)
+class _DriverClaim:
+    """The claim INSERT compiled once for a dialect, run on a raw driver connection.
+
+    Values go through the same type processors SQLAlchemy would apply (a UUID
+    is stored as 32 hex characters on SQLite, natively on PostgreSQL), so rows
+    read back through SQLAlchemy look the same whichever path wrote them.
+    """
+
+    sql: str
+    positional: tuple[str, ...] | None  # parameter order for qmark/format styles
+    processors: dict[str, Callable[[Any], Any]]
+    returning: bool  # False: old SQLite, the primary key raises instead
+    driver_error: type[Exception]
+    dialect: Dialect
+
+    @classmethod
+    def for_dialect(cls, dialect: Dialect) -> _DriverClaim:
+        returning = dialect.name == "postgresql" or (
+            dialect.name == "sqlite" and sqlite3.sqlite_version_info >= (3, 35)
         )
-    if dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 35):  # RETURNING
-        return (
-            sqlite_insert(handled_events)
-            .on_conflict_do_nothing(index_elements=key)
-            .returning(handled_events.c.event_id)
-        )
-    return None
+        statement: ClauseElement = _CLAIM_SQL if returning else insert(handled_events)
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+        processors: dict[str, Callable[[Any], Any]] = {}
+        for name, column_type in (
+            ("event_id", Uuid()),
+            ("event_type", String()),
+            ("handled_at", DateTime(timezone=True)),
+        ):
+            processor = column_type.bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        positional = tuple(compiled.positiontup) if compiled.positiontup else None
+        dbapi = dialect.loaded_dbapi
+        return cls(str(compiled), positional, processors, returning, dbapi.Error, dialect)
+
+    def execute(self, conn: Any, event_id: uuid.UUID, event_type: str) -> bool:
+        values: dict[str, Any] = {
+            "event_id": event_id,
+            "event_type": event_type,
+            "handled_at": datetime.now(UTC),
+        }
+        for name, processor in self.processors.items():
+            values[name] = processor(values[name])
+        params: Any = tuple(values[name] for name in self.positional) if self.positional else values
+        cursor = conn.cursor()
+        try:
+            if not self.returning:
+                try:
+                    cursor.execute(self.sql, params)
+                except self.dialect.loaded_dbapi.IntegrityError:
+                    return False  # the caller rolls the failed transaction back
+                return True
+            cursor.execute(self.sql, params)
+            return cursor.fetchone() is not None
+        finally:
+            cursor.close()
+
+    def wrap(self, exc: Exception) -> StatementError:
+        """The driver's error as SQLAlchemy raises it (``OperationalError`` and so on)."""
+        return DBAPIError.instance(self.sql, None, exc, self.driver_error)
+
+    def is_disconnect(self, exc: BaseException, conn: Any) -> bool:
+        if not isinstance(exc, self.driver_error):
+            return False
+        return bool(self.dialect.is_disconnect(cast(Any, exc), conn.dbapi_connection, None))
 
 
 # Connections are not pinged on checkout (a round trip per delivery). A pooled
@@ -183,8 +261,16 @@ def _claim_statement(dialect: str) -> Executable | None:
 POOL_RECYCLE_SECONDS = 1800
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get their folder, WAL mode and a lock timeout."""
+def make_engine(url: str, *, synchronous_commit: str | None = None) -> Engine:
+    """An engine for ``url``; SQLite files get their folder, WAL mode and a lock timeout.
+
+    ``synchronous_commit`` (PostgreSQL only) is set on each new connection, at
+    connect time, so it costs no round trip per delivery. ``"off"`` makes a
+    claim's COMMIT return before its WAL record is flushed; a database crash
+    can then forget the last few hundred milliseconds of records, so an event
+    delivered again after that handles again (one repeated side effect), and
+    nothing is ever lost (docs/reliability.md).
+    """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"pool_recycle": POOL_RECYCLE_SECONDS}
     if parsed.get_backend_name() == "sqlite":
@@ -193,6 +279,8 @@ def make_engine(url: str) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         # Several pool processes share one file: wait for its lock instead of failing.
         kwargs = {"connect_args": {"timeout": 30}}
+    elif parsed.get_backend_name() == "postgresql" and synchronous_commit:
+        kwargs["connect_args"] = {"options": f"-c synchronous_commit={synchronous_commit}"}
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -153,3 +153,50 @@ def test_a_dead_pooled_connection_is_replaced_at_claim_time(database_url: str) -
             assert owned is False
     finally:
         engine.dispose()
+
+
+def test_a_connection_lost_during_the_handler_fails_the_commit_as_a_transient_error(
+    database_url: str,
+) -> None:
+    from courier_worker.retry import is_transient
+
+    engine = make_engine(database_url, synchronous_commit="off")
+    try:
+        store = SqlHandledEvents(engine)
+        store.create_schema()
+        event_id = uuid.uuid4()
+
+        def kill_the_claims_connection() -> None:
+            with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (engine.url.database,),
+                )
+
+        raised: BaseException | None = None
+        try:
+            with store.claim(event_id, "user.registered.v1") as owned:
+                assert owned is True
+                kill_the_claims_connection()  # the handler's side effect happens meanwhile
+        except Exception as exc:
+            raised = exc
+        assert raised is not None, "the commit on a dead connection did not fail"
+        # Retried like any database outage (retry.is_transient), never dead-lettered
+        # as a handler failure; nothing was recorded, so the retry runs the handler.
+        assert is_transient(raised), repr(raised)
+        assert not store.is_handled(event_id)
+        with store.claim(event_id, "user.registered.v1") as owned:
+            assert owned is True
+        assert store.is_handled(event_id)
+    finally:
+        engine.dispose()
+
+
+def test_synchronous_commit_is_set_per_connection(database_url: str) -> None:
+    engine = make_engine(database_url, synchronous_commit="off")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+    finally:
+        engine.dispose()

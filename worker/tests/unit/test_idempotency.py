@@ -77,12 +77,17 @@ def test_a_delivery_is_one_statement_and_the_claim_tells_a_duplicate(
     engine = make_engine(f"sqlite:///{tmp_path / 'w.sqlite3'}")
     store = SqlHandledEvents(engine)
     store.create_schema()
-    statements: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    traced: list[str] = []
+    # What reaches SQLite itself (the claim bypasses SQLAlchemy's execution events).
+    event.listen(engine, "connect", lambda dbapi, _: dbapi.set_trace_callback(traced.append))
+    engine.dispose()  # connections opened from now on are traced
     guard = IdempotencyGuard(store)
     assert guard.run(registration, lambda: None) is Outcome.HANDLED
     assert guard.run(registration, lambda: None) is Outcome.DUPLICATE
-    # No read before the claim: each delivery runs only the INSERT .. RETURNING.
-    assert len(statements) == 2
+    # No read before the claim: each delivery runs only the INSERT .. RETURNING
+    # (besides the transaction's BEGIN and COMMIT/ROLLBACK and connection set-up).
+    control = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")
+    statements = [s for s in traced if not s.lstrip().upper().startswith(control)]
+    assert len(statements) == 2, traced
     assert all(s.lstrip().upper().startswith("INSERT") for s in statements)
     assert all("RETURNING" in s.upper() for s in statements)

@@ -52,6 +52,21 @@ OUTBOX_PUBLISH_FAILED = Counter(
 )
 
 
+#: The counter and histogram children of each (route, method, status) seen so
+#: far: ``labels()`` validates its arguments and takes a lock on every call.
+#: The label values are bounded (route templates, a fixed set of methods,
+#: status codes), and so is this cache.
+_REQUEST_CHILDREN: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
 def observe_request(*, route: str, method: str, status: int, seconds: float) -> None:
-    HTTP_REQUESTS.labels(route, method, str(status)).inc()
-    HTTP_DURATION.labels(route, method).observe(seconds)
+    key = (route, method, status)
+    children = _REQUEST_CHILDREN.get(key)
+    if children is None:
+        children = _REQUEST_CHILDREN[key] = (
+            HTTP_REQUESTS.labels(route, method, str(status)),
+            HTTP_DURATION.labels(route, method),
+        )
+    requests, duration = children
+    requests.inc()
+    duration.observe(seconds)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import structlog
+from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
+from courier_web.config.logging import EventWriter
 from courier_web.metrics.registry import observe_request
 from courier_web.users.auth import known_user_id
 
-log = structlog.get_logger("courier_web.access")
-
+LOGGER = "courier_web.access"
 UNMATCHED_ROUTE = "<unmatched>"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -36,6 +36,7 @@ class AccessLogMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
+        self.line = EventWriter(LOGGER, level=settings.LOG_LEVEL, fmt=settings.LOG_FORMAT)
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
@@ -44,13 +45,15 @@ class AccessLogMiddleware:
         route = route_of(request)
         method = request.method if request.method in _METHODS else "OTHER"
         observe_request(route=route, method=method, status=response.status_code, seconds=elapsed)
-        log.info(
-            "http.request",
-            method=method,
-            path=request.path,
-            route=route if route != UNMATCHED_ROUTE else None,
-            status=response.status_code,
-            duration_ms=round(elapsed * 1000, 2),
-            user_id=known_user_id(request),
+        self.line.write(
+            {
+                "method": method,
+                "path": request.path,
+                "route": route if route != UNMATCHED_ROUTE else None,
+                "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 2),
+                "user_id": known_user_id(request),
+                "event": "http.request",
+            }
         )
         return response

@@ -31,9 +31,12 @@ class BodySizeLimitMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
+        # Read once, as Django's own middleware read their settings: each
+        # attribute of the lazy ``settings`` costs about a microsecond.
+        self.limit: int | None = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        limit = self.limit
         if limit is None:
             return self.get_response(request)
         declared = request.META.get("CONTENT_LENGTH")

@@ -1,7 +1,17 @@
-"""Handing committed outbox rows to a publisher, so the relay is only a safety net.
+"""Who publishes a committed outbox row right away: ``settings.OUTBOX_DISPATCH``.
 
-The dispatcher in use is built lazily from ``settings.OUTBOX_DISPATCH``
-(``thread`` or ``off``); tests install their own with ``use_dispatcher``.
+* ``notify`` (PostgreSQL): the web process does nothing after commit; the
+  outbox's INSERT trigger notifies ``courier_outbox`` and the relay, which
+  LISTENs, publishes at once (``wakeup.py``). The request pays for the INSERT
+  only, and one relay connection does all the publishing, in batches.
+* ``thread``: an in-process background thread publishes each row after
+  commit (``background.py``); the relay is a safety net for what it missed.
+* ``off``: rows wait for the relay's next poll.
+* ``auto`` (the default): ``notify`` on PostgreSQL, else ``thread`` (SQLite,
+  the laptop default, has no LISTEN/NOTIFY).
+
+The dispatcher in use is built lazily; tests install their own with
+``use_dispatcher``.
 """
 
 from __future__ import annotations
@@ -12,7 +22,8 @@ from contextlib import contextmanager
 from typing import Protocol
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
 
 
 class Dispatcher(Protocol):
@@ -41,15 +52,32 @@ def get_dispatcher() -> Dispatcher:
     return _dispatcher
 
 
+MODES = ("auto", "notify", "thread", "off")
+
+
+def dispatch_mode() -> str:
+    """``OUTBOX_DISPATCH`` with ``auto`` resolved for the configured database."""
+    mode = str(settings.OUTBOX_DISPATCH).strip().lower()
+    if mode not in MODES:
+        raise ImproperlyConfigured(
+            f"OUTBOX_DISPATCH must be one of {', '.join(MODES)}, not {settings.OUTBOX_DISPATCH!r}"
+        )
+    postgres = connection.vendor == "postgresql"
+    if mode == "auto":
+        return "notify" if postgres else "thread"
+    if mode == "notify" and not postgres:
+        raise ImproperlyConfigured(
+            f"OUTBOX_DISPATCH=notify needs PostgreSQL (LISTEN/NOTIFY), not {connection.vendor}"
+        )
+    return mode
+
+
 def _from_settings() -> Dispatcher:
-    mode = settings.OUTBOX_DISPATCH
-    if mode == "off":
-        return NullDispatcher()
-    if mode == "thread":
+    if dispatch_mode() == "thread":
         from courier_web.outbox.background import ThreadedDispatcher
 
         return ThreadedDispatcher.from_settings()
-    raise ValueError(f"OUTBOX_DISPATCH must be 'thread' or 'off', not {mode!r}")
+    return NullDispatcher()  # notify: the database tells the relay; off: the relay polls
 
 
 @contextmanager

@@ -18,7 +18,8 @@ import structlog
 from courier_web.outbox.backoff import Backoff
 from courier_web.outbox.operations import outbox_prune
 from courier_web.outbox.publisher import Publisher
-from courier_web.outbox.services import outbox_publish_batch
+from courier_web.outbox.services import Position, outbox_publish_batch, outbox_publish_ids
+from courier_web.outbox.wakeup import SleepWakeup, Wakeup
 
 log = structlog.get_logger(__name__)
 
@@ -62,12 +63,15 @@ class Relay:
         broker: str,
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wakeup: Wakeup | None = None,
     ) -> None:
         self.publisher = publisher
         self.config = config
         self.backoff = backoff
         self.broker = broker
         self.stop = stop or threading.Event()
+        #: What an idle relay waits on: the poll interval, or NOTIFY (``wakeup.py``).
+        self.wakeup = wakeup or SleepWakeup(self.stop)
         self.clock = clock
         self.stats = RelayStats()
         self._broker_up: bool | None = None  # unknown until the first attempt
@@ -86,6 +90,12 @@ class Relay:
                 self.config.retention.total_seconds() / 3600 if self.config.retention else None
             ),
         )
+        position: Position | None = None
+        #: Row ids announced by NOTIFY, claimed by id (an index lookup): the full
+        #: sweep below walks the pending index, past entries of rows already sent
+        #: until vacuum, so it runs once per poll interval, not once per commit.
+        notified: list[int] = []
+        next_sweep = self.clock()
         backlog_started: float | None = None
         backlog_sent = 0
         last_progress = self.clock()
@@ -100,11 +110,33 @@ class Relay:
                         break
                     self.stop.wait(self.backoff.next_delay())
                     continue
+                if notified and self.clock() < next_sweep:
+                    size = self.config.batch_size
+                    ids, notified = notified[:size], notified[size:]
+                    report = outbox_publish_ids(ids=ids, publisher=self.publisher)
+                    self.stats.sent += report.sent
+                    self.stats.failed += report.failed
+                    if report.error is not None:
+                        notified = []  # still pending: the next sweep takes them
+                        self.stats.broker_errors += 1
+                        self._broker_lost(report.error)
+                        self.stop.wait(self.backoff.next_delay())
+                        continue
+                    self._broker_back()
+                    if not notified:
+                        notified = self._idle(max(0.0, next_sweep - self.clock()))
+                    continue
+                resumed = position is not None
                 report = outbox_publish_batch(
                     publisher=self.publisher,
                     limit=self.config.batch_size,
                     min_age=timedelta(seconds=self.config.grace),
+                    after=position,
                 )
+                full = report.claimed >= self.config.batch_size and report.error is None
+                # Only a full, clean batch continues from where it ended; anything
+                # else starts the next claim from the top of the pending rows.
+                position = report.last if full else None
                 self.stats.sent += report.sent
                 self.stats.failed += report.failed
                 if report.error is not None:
@@ -115,6 +147,8 @@ class Relay:
                     self.stop.wait(self.backoff.next_delay())
                     continue
                 self._broker_back()
+                if resumed and not full:
+                    continue  # once more from the top: rows a resumed claim passed over
                 if report.claimed >= self.config.batch_size:
                     # A backlog: keep going without sleeping, say how it goes.
                     if backlog_started is None:
@@ -133,12 +167,18 @@ class Relay:
                     backlog_started = None
                 if once:
                     break
-                self.publisher.idle()
-                self.stop.wait(self.config.poll_interval)
+                next_sweep = self.clock() + self.config.poll_interval
+                notified = self._idle(self.config.poll_interval)
         finally:
+            self.wakeup.close()
             self.publisher.close()
             log.info("outbox.relay_stopped", **vars(self.stats))
         return self.stats
+
+    def _idle(self, timeout: float) -> list[int]:
+        """Wait for notified rows, at most ``timeout`` seconds (until the next sweep)."""
+        self.publisher.idle()
+        return self.wakeup.wait(timeout)
 
     def _maybe_prune(self) -> None:
         """Every ``prune_interval``, delete a bounded number of old sent rows."""

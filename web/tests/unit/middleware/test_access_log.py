@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -28,6 +29,8 @@ def test_one_line_per_request_with_the_route_template(
     assert line["request_id"] == "log-1"
     assert line["user_id"] is None
     assert isinstance(line["duration_ms"], float)
+    assert line["level"] == "info"
+    assert line["timestamp"].endswith("Z")
     assert "sekrit" not in captured_logs.text
 
 
@@ -64,3 +67,13 @@ def test_the_user_id_is_logged_once_known(client: Client, captured_logs: Capture
     assert patch_line["user_id"] == created["id"]
     assert token not in captured_logs.text
     assert STRONG_PASSWORD not in captured_logs.text
+
+
+def test_no_line_when_the_log_level_is_above_info(
+    client: Client, captured_logs: CapturedLogs, settings: Any
+) -> None:
+    settings.LOG_LEVEL = "WARNING"  # read when the middleware is built, on the first request
+
+    client.get("/healthz")
+
+    assert captured_logs.events("http.request") == []

@@ -50,6 +50,8 @@ class ScriptedConnection:
         self.sent: list[str] = []
         self.is_open = True
         self.wakes = 0
+        # publish_many queues frames on the channel pika's BlockingChannel wraps.
+        self._impl = self
 
     def basic_publish(self, *, properties: Any, mandatory: bool, **_: Any) -> None:
         assert mandatory

@@ -160,16 +160,18 @@ STATIC_URL = "static/"
 # ------------------------------------------------------------------ broker
 RABBITMQ_URL = env_str("RABBITMQ_URL", "amqp://guest:guest@localhost:5672/%2F")
 
-#: ``thread``: publish each committed row right away from an in-process
-#: background thread; ``off``: leave every row to ``relay_outbox``.
-OUTBOX_DISPATCH = env_str("OUTBOX_DISPATCH", "thread")
+#: Who publishes a committed row right away (``outbox/dispatch.py``): ``notify``
+#: (the relay, woken by PostgreSQL's NOTIFY), ``thread`` (an in-process thread),
+#: ``off`` (the relay's next poll); ``auto``: notify on PostgreSQL, else thread.
+OUTBOX_DISPATCH = env_str("OUTBOX_DISPATCH", "auto")
 #: Row ids the in-process publisher may hold; beyond it rows wait for the relay.
 OUTBOX_QUEUE_SIZE = env_int("OUTBOX_QUEUE_SIZE", 10_000)
 #: Rows the relay claims (and locks) per transaction.
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 100)
 #: Seconds the relay sleeps when there is nothing to publish.
 OUTBOX_POLL_INTERVAL = env_float("OUTBOX_POLL_INTERVAL", 0.5)
-#: Rows younger than this (seconds) are left to the in-process publisher.
+#: Rows younger than this (seconds) are left to the in-process publisher
+#: (``OUTBOX_DISPATCH=thread`` only; otherwise the relay takes rows at once).
 OUTBOX_RELAY_GRACE = env_float("OUTBOX_RELAY_GRACE", 2.0)
 #: First and largest delay (seconds) of the exponential, jittered backoff used
 #: by the relay and by the in-process publisher's circuit breaker.
@@ -210,6 +212,10 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Probes and scrapers speak plain HTTP inside the cluster: never redirect them.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# The admin's messages live in the session. The default (FallbackStorage)
+# builds a cookie storage, with its signer, and a session storage on every
+# request, for messages only the admin ever sends.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -229,4 +235,4 @@ OUTBOX_FAILPOINT = env_str("OUTBOX_FAILPOINT", "")
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOG_FORMAT = env_str("LOG_FORMAT", "json")
 LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
-configure_structlog()
+configure_structlog(level=LOG_LEVEL, fmt=LOG_FORMAT)

@@ -14,8 +14,21 @@ from django.core.management.base import BaseCommand, CommandError
 
 from courier_web.outbox.backoff import Backoff
 from courier_web.outbox.broker import BrokerOptions, redact_url
+from courier_web.outbox.dispatch import dispatch_mode
 from courier_web.outbox.publisher import PikaPublisher
 from courier_web.outbox.relay import START_BROKER_HINT, Relay, RelayConfig
+from courier_web.outbox.wakeup import NotifyWakeup
+
+
+def listen_connection() -> Any:
+    """A new autocommit psycopg connection to the default database, for LISTEN only."""
+    import psycopg
+    from django.db import connections
+
+    params = connections["default"].get_connection_params()
+    for django_only in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(django_only, None)
+    return psycopg.connect(**params, autocommit=True)
 
 
 class Command(BaseCommand):
@@ -33,8 +46,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--grace",
             type=float,
-            default=settings.OUTBOX_RELAY_GRACE,
-            help="leave rows younger than this (seconds) to the in-process publisher",
+            default=None,
+            help=(
+                "leave rows younger than this (seconds) to the in-process publisher "
+                "(default: OUTBOX_RELAY_GRACE with OUTBOX_DISPATCH=thread, else 0)"
+            ),
         )
 
         parser.add_argument(
@@ -60,12 +76,17 @@ class Command(BaseCommand):
             from courier_web.metrics.registry import REGISTRY
 
             start_http_server(options["metrics_port"], registry=REGISTRY)
+        mode = dispatch_mode()
+        grace = options["grace"]
+        if grace is None:  # only an in-process publisher needs a head start
+            grace = settings.OUTBOX_RELAY_GRACE if mode == "thread" else 0.0
+        wakeup = NotifyWakeup(listen_connection, stop) if mode == "notify" else None
         relay = Relay(
             PikaPublisher(broker),
             RelayConfig(
                 batch_size=options["batch_size"],
                 poll_interval=options["poll_interval"],
-                grace=options["grace"],
+                grace=grace,
                 retention=(
                     timedelta(hours=settings.OUTBOX_RETENTION_HOURS)
                     if settings.OUTBOX_RETENTION_HOURS > 0
@@ -78,6 +99,7 @@ class Command(BaseCommand):
             ),
             broker=redact_url(broker.url),
             stop=stop,
+            wakeup=wakeup,
         )
         stats = relay.run(once=options["once"])
         if options["once"] and stats.broker_errors:
