@@ -160,7 +160,7 @@ def outbox_publish_batch(
     the rows a backlog drain has already handled. Without it every batch would
     scan the pending index from its start, through the entries of rows just
     marked sent (dead until vacuum): quadratic in the backlog, 33 ms a batch
-    by the end of 10,000 rows (docs/performance.md). A row it passes over (one
+    on average over a 10,000-row drain (docs/performance.md). A row it passes over (one
     committed late with an older ``created_at``) is claimed once the caller
     starts again without ``after``, as the relay does whenever a batch is short.
     """

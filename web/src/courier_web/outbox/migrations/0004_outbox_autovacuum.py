@@ -3,7 +3,8 @@
 Every row is updated once (pending -> sent) and later deleted by the prune, so
 the table is mostly dead tuples between vacuums, and each claim's index scan
 of the pending rows walks past the entries of rows already sent (measured:
-0.3 ms with 1,200 of them, ~33 ms with 10,000; docs/performance.md). The
+0.3 ms with 1,200 of them, 33 ms a claim on average while draining 10,000;
+docs/performance.md). The
 default threshold (20 % of a table holding a week of sent rows) lets that grow
 into millions; a fixed threshold keeps it to a few thousand.
 """
