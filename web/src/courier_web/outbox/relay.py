@@ -18,7 +18,12 @@ import structlog
 from courier_web.outbox.backoff import Backoff
 from courier_web.outbox.operations import outbox_prune
 from courier_web.outbox.publisher import Publisher
-from courier_web.outbox.services import Position, outbox_publish_batch, outbox_publish_ids
+from courier_web.outbox.services import (
+    BatchReport,
+    Position,
+    outbox_publish_batch,
+    outbox_publish_ids,
+)
 from courier_web.outbox.wakeup import SleepWakeup, Wakeup
 
 log = structlog.get_logger(__name__)
@@ -104,8 +109,7 @@ class Relay:
                 self._maybe_prune()
                 # Cheap when connected; tells a dead broker apart even with no rows.
                 if (error := self.publisher.connect()) is not None:
-                    self.stats.broker_errors += 1
-                    self._broker_lost(error)
+                    self._broker_failed(error)
                     if once:
                         break
                     self.stop.wait(self.backoff.next_delay())
@@ -113,16 +117,10 @@ class Relay:
                 if notified and self.clock() < next_sweep:
                     size = self.config.batch_size
                     ids, notified = notified[:size], notified[size:]
-                    report = outbox_publish_ids(ids=ids, publisher=self.publisher)
-                    self.stats.sent += report.sent
-                    self.stats.failed += report.failed
-                    if report.error is not None:
+                    if self._account(outbox_publish_ids(ids=ids, publisher=self.publisher)):
                         notified = []  # still pending: the next sweep takes them
-                        self.stats.broker_errors += 1
-                        self._broker_lost(report.error)
                         self.stop.wait(self.backoff.next_delay())
                         continue
-                    self._broker_back()
                     if not notified:
                         notified = self._idle(max(0.0, next_sweep - self.clock()))
                     continue
@@ -137,19 +135,14 @@ class Relay:
                 # Only a full, clean batch continues from where it ended; anything
                 # else starts the next claim from the top of the pending rows.
                 position = report.last if full else None
-                self.stats.sent += report.sent
-                self.stats.failed += report.failed
-                if report.error is not None:
-                    self.stats.broker_errors += 1
-                    self._broker_lost(report.error)
+                if self._account(report):
                     if once:
                         break
                     self.stop.wait(self.backoff.next_delay())
                     continue
-                self._broker_back()
                 if resumed and not full:
                     continue  # once more from the top: rows a resumed claim passed over
-                if report.claimed >= self.config.batch_size:
+                if full:
                     # A backlog: keep going without sleeping, say how it goes.
                     if backlog_started is None:
                         backlog_started, backlog_sent = self.clock(), 0
@@ -174,6 +167,20 @@ class Relay:
             self.publisher.close()
             log.info("outbox.relay_stopped", **vars(self.stats))
         return self.stats
+
+    def _account(self, report: BatchReport) -> bool:
+        """Count a batch's outcome; True when the broker did not take it (then back off)."""
+        self.stats.sent += report.sent
+        self.stats.failed += report.failed
+        if report.error is not None:
+            self._broker_failed(report.error)
+            return True
+        self._broker_back()
+        return False
+
+    def _broker_failed(self, error: str) -> None:
+        self.stats.broker_errors += 1
+        self._broker_lost(error)
 
     def _idle(self, timeout: float) -> list[int]:
         """Wait for notified rows, at most ``timeout`` seconds (until the next sweep)."""
