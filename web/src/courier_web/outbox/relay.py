@@ -16,14 +16,10 @@ from datetime import timedelta
 import structlog
 
 from courier_web.outbox.backoff import Backoff
+from courier_web.outbox.claims import Position
 from courier_web.outbox.operations import outbox_prune
 from courier_web.outbox.publisher import Publisher
-from courier_web.outbox.services import (
-    BatchReport,
-    Position,
-    outbox_publish_batch,
-    outbox_publish_ids,
-)
+from courier_web.outbox.services import BatchReport, outbox_publish_batch, outbox_publish_ids
 from courier_web.outbox.wakeup import SleepWakeup, Wakeup
 
 log = structlog.get_logger(__name__)

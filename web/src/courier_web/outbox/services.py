@@ -11,16 +11,15 @@ marked sent only after the broker's confirm.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from datetime import timedelta
+from typing import Any, Protocol
 
 import structlog
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F
 from django.utils import timezone
 from shared_contracts import Event, WireMessage, encode, new_envelope
 
@@ -29,6 +28,7 @@ from courier_web.metrics.registry import (
     OUTBOX_PUBLISHED,
     OUTBOX_RETURNED,
 )
+from courier_web.outbox.claims import ClaimedRow, Position, claim_ids, claim_oldest, mark_sent
 from courier_web.outbox.dispatch import dispatch_after_commit
 from courier_web.outbox.failpoints import EXIT_AFTER_CONFIRM, failpoint
 from courier_web.outbox.models import OutboxMessage, OutboxStatus
@@ -83,29 +83,6 @@ class StoredMessage(Protocol):
     def properties(self) -> dict[str, Any]: ...
 
 
-class ClaimedRow(NamedTuple):
-    """A claimed row as the publisher reads it: plain values, no model instance.
-
-    Building 100 model instances per batch cost the relay more than the
-    broker did; a tuple per row is enough to publish it and record the outcome.
-    """
-
-    pk: int
-    created_at: datetime
-    event_id: uuid.UUID
-    event_type: str
-    correlation_id: str
-    attempts: int
-    exchange: str
-    routing_key: str
-    headers: dict[str, Any]
-    properties: dict[str, Any]
-    body: str
-
-
-_CLAIMED_FIELDS = ClaimedRow._fields
-
-
 def wire_message(row: StoredMessage) -> WireMessage:
     """Rebuild the exact message ``encode`` produced from its stored row."""
     props = dict(row.properties)
@@ -121,10 +98,6 @@ def wire_message(row: StoredMessage) -> WireMessage:
         message_id=props.pop("message_id"),
         properties=props,
     )
-
-
-#: A place in the relay's order: ``(created_at, id)``.
-Position = tuple[datetime, int]
 
 
 @dataclass(frozen=True)
@@ -143,8 +116,8 @@ class BatchReport:
 
 def outbox_publish_ids(*, ids: Sequence[int], publisher: Publisher) -> BatchReport:
     """Publish the given rows if they are still pending (the in-process path)."""
-    queryset = OutboxMessage.objects.filter(pk__in=ids, status=OutboxStatus.PENDING).order_by("pk")
-    return _publish_claimed(queryset, publisher=publisher, limit=len(ids))
+    with transaction.atomic():
+        return _publish_claimed(claim_ids(ids), publisher=publisher)
 
 
 def outbox_publish_batch(
@@ -164,34 +137,23 @@ def outbox_publish_batch(
     committed late with an older ``created_at``) is claimed once the caller
     starts again without ``after``, as the relay does whenever a batch is short.
     """
-    queryset = OutboxMessage.objects.filter(
-        status=OutboxStatus.PENDING, created_at__lte=timezone.now() - min_age
-    )
-    if after is not None:
-        created_at, pk = after
-        queryset = queryset.filter(created_at__gte=created_at).exclude(
-            created_at=created_at, pk__lte=pk
-        )
-    return _publish_claimed(queryset.order_by("created_at", "pk"), publisher=publisher, limit=limit)
-
-
-def _publish_claimed(
-    queryset: QuerySet[OutboxMessage], *, publisher: Publisher, limit: int
-) -> BatchReport:
     with transaction.atomic():
-        # No effect on SQLite (the IMMEDIATE transaction already serialises).
-        claimed = queryset.select_for_update(skip_locked=True).values_list(*_CLAIMED_FIELDS)
-        rows = [ClaimedRow._make(values) for values in claimed[:limit]]
-        if not rows:
-            return BatchReport()
-        # Every row goes out before any confirm is awaited; the outcomes come back
-        # only from confirms (or their absence), and are recorded before commit.
-        results = publisher.publish_many([wire_message(row) for row in rows])
-        if len(results) != len(rows):  # a broken publisher: record nothing as sent
-            raise RuntimeError(f"{len(results)} publish results for {len(rows)} rows")
-        if any(result.outcome is Outcome.CONFIRMED for result in results):
-            failpoint(EXIT_AFTER_CONFIRM)  # a test seam (failpoints.py); off unless configured
-        return _record(rows, results)
+        rows = claim_oldest(limit=limit, created_before=timezone.now() - min_age, after=after)
+        return _publish_claimed(rows, publisher=publisher)
+
+
+def _publish_claimed(rows: Sequence[ClaimedRow], *, publisher: Publisher) -> BatchReport:
+    """Publish rows claimed in the current transaction and record their outcomes in it."""
+    if not rows:
+        return BatchReport()
+    # Every row goes out before any confirm is awaited; the outcomes come back
+    # only from confirms (or their absence), and are recorded before commit.
+    results = publisher.publish_many([wire_message(row) for row in rows])
+    if len(results) != len(rows):  # a broken publisher: record nothing as sent
+        raise RuntimeError(f"{len(results)} publish results for {len(rows)} rows")
+    if any(result.outcome is Outcome.CONFIRMED for result in results):
+        failpoint(EXIT_AFTER_CONFIRM)  # a test seam (failpoints.py); off unless configured
+    return _record(rows, results)
 
 
 def _record(rows: Sequence[ClaimedRow], results: Sequence[PublishResult]) -> BatchReport:
@@ -209,9 +171,7 @@ def _record(rows: Sequence[ClaimedRow], results: Sequence[PublishResult]) -> Bat
 
     attempted = F("attempts") + 1
     if sent:
-        OutboxMessage.objects.filter(pk__in=[row.pk for row in sent]).update(
-            status=OutboxStatus.SENT, sent_at=timezone.now(), attempts=attempted, last_error=""
-        )
+        mark_sent([row.pk for row in sent])
         for event_type, count in Counter(row.event_type for row in sent).items():
             OUTBOX_PUBLISHED.labels(event_type).inc(count)
         for row in sent:
