@@ -1,9 +1,13 @@
-"""What every benchmark section needs: a private vhost and databases, processes, queues.
+"""What every benchmark section needs: private vhosts and databases, processes, queues.
 
 Everything created here is registered with a ``Cleanup`` stack and undone in
 reverse order on the way out (normal end, exception, Ctrl-C or SIGTERM):
-processes are stopped by their own process group id, the vhost and the
-databases are deleted. Only 127.0.0.1 is ever contacted.
+processes are stopped by their own process group id (a paused one is resumed
+so that it can obey), the vhosts and the databases are deleted. Only
+127.0.0.1 is ever contacted.
+
+``phase`` accumulates the wall time of each named phase of a run (start-ups,
+queue fills, measured windows, ...); ``run.py`` prints the breakdown.
 """
 
 from __future__ import annotations
@@ -32,6 +36,20 @@ HOST = "127.0.0.1"
 def say(message: str) -> None:
     """One progress line on stderr."""
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+#: Wall seconds per phase, ``"section/what"`` -> seconds, accumulated by ``phase``.
+TIMINGS: dict[str, float] = {}
+
+
+@contextlib.contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Add the wall time of the ``with`` block to ``TIMINGS[name]``."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        TIMINGS[name] = TIMINGS.get(name, 0.0) + time.monotonic() - started
 
 
 class Cleanup:
@@ -85,12 +103,47 @@ def _rabbitmqctl(*args: str) -> None:
 
 def create_vhost(cleanup: Cleanup, base_url: str) -> tuple[str, str]:
     """A fresh vhost for this run (deleted at the end); returns (name, url)."""
-    name = f"courier-bench-{uuid.uuid4().hex[:8]}"
-    user = urlsplit(base_url).username or "guest"
-    _rabbitmqctl("add_vhost", name)
-    cleanup.push(f"vhost {name}", lambda: _rabbitmqctl("delete_vhost", name))
-    _rabbitmqctl("set_permissions", "-p", name, user, ".*", ".*", ".*")
+    name = new_vhost_name()
+    create_vhosts(cleanup, base_url, [name])
     return name, vhost_url(base_url, name)
+
+
+def new_vhost_name() -> str:
+    return f"courier-bench-{uuid.uuid4().hex[:8]}"
+
+
+def _rabbitmqctl_all(calls: Sequence[Sequence[str]]) -> None:
+    """Several ``rabbitmqctl`` calls at once (each one is a short-lived Erlang node)."""
+    running = [
+        subprocess.Popen(
+            ["rabbitmqctl", "-q", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for args in calls
+    ]
+    failed = []
+    for args, proc in zip(calls, running, strict=True):
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        if proc.returncode != 0:
+            failed.append(f"rabbitmqctl {' '.join(args)}: {out.decode(errors='replace')}")
+    if failed:
+        raise RuntimeError("\n".join(failed))
+
+
+def create_vhosts(cleanup: Cleanup, base_url: str, names: Sequence[str]) -> None:
+    """Fresh vhosts ``names`` (``new_vhost_name``), created at once, deleted at the end."""
+    user = urlsplit(base_url).username or "guest"
+    # Pushed before they exist: deleting a vhost that was never created only
+    # fails (and is reported) on the way out; the others are deleted anyway.
+    cleanup.push(
+        f"vhost{'s' if len(names) > 1 else ''} {', '.join(names)}",
+        lambda: _rabbitmqctl_all([("delete_vhost", name) for name in names]),
+    )
+    _rabbitmqctl_all([("add_vhost", name) for name in names])
+    _rabbitmqctl_all([("set_permissions", "-p", name, user, ".*", ".*", ".*") for name in names])
 
 
 def broker_version(url: str) -> str:
@@ -135,6 +188,26 @@ def purge(url: str, *queues: str) -> None:
     with channel(url) as chan:
         for queue in queues:
             chan.queue_purge(queue)
+
+
+def wait_settled_count(
+    url: str, queue: str, expected: int, slack: int, timeout: float = 30.0, poll: float = 0.03
+) -> int:
+    """The ready count of ``queue`` once it has stopped moving, within ``slack`` of ``expected``.
+
+    After a confirmed fill, a paused (SIGSTOPped) consumer still subscribed to
+    the queue has been handed up to its prefetch window: those messages are no
+    longer "ready". Returns the count once 3 samples in a row agree.
+    """
+    deadline = time.monotonic() + timeout
+    seen: list[int] = []
+    with channel(url) as chan:
+        while time.monotonic() < deadline:
+            seen = [*seen[-2:], chan.queue_declare(queue, passive=True).method.message_count]
+            if len(seen) == 3 and len(set(seen)) == 1 and expected - slack <= seen[0] <= expected:
+                return seen[0]
+            time.sleep(poll)
+    raise RuntimeError(f"{queue}: ready count {seen} not settled near {expected} after {timeout}s")
 
 
 def wait_ready_count(url: str, queue: str, expected: int, timeout: float = 60.0) -> None:
@@ -182,6 +255,67 @@ def publish_raw(url: str, messages: Sequence[Any]) -> None:
             chan.basic_publish(
                 message.exchange, message.routing_key, message.body, pika_properties(message)
             )
+
+
+def publish_confirmed(
+    url: str, messages: Sequence[Any], *, window: int = 256, timeout: float = 120.0
+) -> None:
+    """Publish encoded ``WireMessage``s (``mandatory``) and return once every one is confirmed.
+
+    Asynchronous confirms, at most ``window`` unconfirmed: once this returns,
+    every message is in its queue (ready, or handed to a consumer).
+    """
+    from pika.spec import Basic
+
+    total = len(messages)
+    state: dict[str, Any] = {"next": 0, "unconfirmed": set(), "bad": 0, "chan": None}
+
+    def on_channel(chan: Any) -> None:
+        state["chan"] = chan
+        chan.add_on_return_callback(lambda *_: state.__setitem__("bad", state["bad"] + 1))
+        chan.confirm_delivery(on_confirm, callback=lambda _frame: pump())
+
+    def pump() -> None:
+        chan = state["chan"]
+        while state["next"] < total and len(state["unconfirmed"]) < window:
+            message = messages[state["next"]]
+            chan.basic_publish(
+                message.exchange,
+                message.routing_key,
+                message.body,
+                pika_properties(message),
+                mandatory=True,
+            )
+            state["next"] += 1
+            state["unconfirmed"].add(state["next"])  # delivery tags start at 1
+        if state["next"] == total and not state["unconfirmed"]:
+            chan.connection.close()
+
+    def on_confirm(frame: Any) -> None:
+        method = frame.method
+        if isinstance(method, Basic.Nack):
+            state["bad"] += 1
+        if method.multiple:
+            state["unconfirmed"] = {t for t in state["unconfirmed"] if t > method.delivery_tag}
+        else:
+            state["unconfirmed"].discard(method.delivery_tag)
+        pump()
+
+    connection = pika.SelectConnection(
+        pika.URLParameters(url),
+        on_open_callback=lambda conn: conn.channel(on_open_callback=on_channel),
+        on_open_error_callback=lambda conn, _err: conn.ioloop.stop(),
+        on_close_callback=lambda conn, _reason: conn.ioloop.stop(),
+    )
+    connection.ioloop.call_later(timeout, connection.ioloop.stop)  # bounded
+    connection.ioloop.start()
+    if state["next"] != total or state["unconfirmed"] or state["bad"]:
+        with contextlib.suppress(Exception):
+            connection.close()
+        raise RuntimeError(
+            f"confirmed fill incomplete: {state['next']}/{total} published, "
+            f"{len(state['unconfirmed'])} unconfirmed, {state['bad']} nacked or returned"
+        )
 
 
 def pika_properties(message: Any) -> pika.BasicProperties:
@@ -269,14 +403,36 @@ class Proc:
             start_new_session=True,
         )
         self.pid = self.popen.pid
+        self._terminated = False
 
     def alive(self) -> bool:
         return self.popen.poll() is None
 
+    def _signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signum)
+
+    def pause(self) -> None:
+        """SIGSTOP the whole process group: it uses no CPU until ``resume``.
+
+        A paused consumer stays subscribed: the broker still hands it up to its
+        prefetch window, so never pause one on a queue another consumer reads.
+        """
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def terminate(self) -> None:
+        """SIGTERM the group, once (resumed, so that a paused process obeys); does not wait."""
+        if self.alive() and not self._terminated:
+            self._terminated = True
+            self._signal(signal.SIGTERM)
+            self._signal(signal.SIGCONT)
+
     def stop(self, timeout: float = 15.0) -> None:
         if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pid, signal.SIGTERM)
+            self.terminate()
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -307,6 +463,84 @@ def start(
     proc = Proc(name, argv, env, log_dir, echo=echo)
     cleanup.push(f"process {name} ({proc.pid})", proc.stop)
     return proc
+
+
+def stop_all(procs: Sequence[Proc]) -> None:
+    """Stop several processes at once: SIGTERM to every group first, then wait for each."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.stop()
+
+
+#: Processes told to stop whose exit nobody has waited for yet (``retire``).
+_RETIRING: list[Proc] = []
+
+
+def retire(procs: Sequence[Proc]) -> None:
+    """SIGTERM ``procs`` and go on: their shutdown overlaps the next start-ups.
+
+    ``reap`` waits for them; ``wait_quiet``, the gate before every measured
+    window, reaps first, so no shutdown overlaps a measurement.
+    """
+    for proc in procs:
+        proc.terminate()
+        _RETIRING.append(proc)
+
+
+def reap() -> None:
+    """Wait until every retired process has exited (``Proc.stop``: SIGKILL after a timeout)."""
+    while _RETIRING:
+        _RETIRING.pop().stop()
+
+
+def group_cpu(pgids: Sequence[int]) -> dict[int, float]:
+    """CPU seconds used so far by the live processes of each process group in ``pgids``.
+
+    User + system time of every member, plus what its reaped children used.
+    """
+    used = dict.fromkeys(pgids, 0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pgrp = int(fields[2])
+        if pgrp in used:
+            used[pgrp] += sum(int(f) for f in fields[11:15])
+    ticks = os.sysconf("SC_CLK_TCK")
+    return {pgid: value / ticks for pgid, value in used.items()}
+
+
+def wait_quiet(
+    procs: Sequence[Proc],
+    what: str,
+    *,
+    window: float = 0.15,
+    limit: float = 0.07,
+    timeout: float = 60.0,
+) -> None:
+    """Wait until ``procs`` are idle: all of them together used at most ``limit`` of
+    one core over the last ``window`` seconds (e.g. their start-up is over, or
+    their last in-flight messages are handled). Replaces fixed settle sleeps.
+    Retired processes are reaped first: whatever comes next runs alone.
+    """
+    reap()
+    pgids = [p.pid for p in procs]
+    deadline = time.monotonic() + timeout
+    before = sum(group_cpu(pgids).values())
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        for proc in procs:
+            if not proc.alive():
+                raise RuntimeError(f"{proc.name} exited while waiting for {what}:\n{proc.tail()}")
+        now = sum(group_cpu(pgids).values())
+        if now - before <= limit * window:
+            return
+        before = now
+    raise RuntimeError(f"timed out after {timeout}s waiting for {what} (still busy)")
 
 
 def children(pid: int) -> list[int]:

@@ -4,7 +4,8 @@
 dependency: ``python3 -m venv /tmp/pyspy && /tmp/pyspy/bin/pip install py-spy``).
 SECTION is ``publish`` (the relay draining rows), ``consume`` (a Courier
 worker pool child on probe events), ``http`` (gunicorn workers on
-``POST /api/users``) or ``middleware`` (gunicorn workers on ``GET /healthz``).
+``POST /api/users``), ``relay`` (the relay publishing those registrations as they
+commit, woken by NOTIFY) or ``middleware`` (gunicorn workers on ``GET /healthz``).
 Prints the functions with the largest inclusive share of samples.
 Same clean-up guarantees as ``python -m bench``.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import re
 import shutil
 import subprocess
@@ -51,6 +53,37 @@ def summarize(raw: Path, top: int, within: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def cpu_by_command() -> collections.Counter[str]:
+    """CPU seconds used so far by every process on the machine, summed per command name."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: collections.Counter[str] = collections.Counter()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        words = [a.decode(errors="replace") for a in argv if a]
+        if "relay_outbox" in words:
+            name = "courier-web relay_outbox"
+        elif any("gunicorn" in w for w in words[:2]):
+            name = "gunicorn"
+        used[name] += (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def cpu_report(before: collections.Counter[str], after: collections.Counter[str], seconds: float):
+    """Cores used per command over the window (the processes the load kept busy)."""
+    lines = [f"cores used over {seconds:g}s, per command"]
+    for name, used in (after - before).most_common(12):
+        lines.append(f"{used / seconds:5.2f}  {name}")
+    return "\n".join(lines)
+
+
 def record(py_spy: str, pid: int, seconds: float, out: Path, *, subprocesses: bool = False):
     argv = [
         py_spy,
@@ -74,7 +107,7 @@ def record(py_spy: str, pid: int, seconds: float, out: Path, *, subprocesses: bo
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
-    parser.add_argument("section", choices=["publish", "consume", "http", "middleware"])
+    parser.add_argument("section", choices=["publish", "consume", "http", "relay", "middleware"])
     parser.add_argument("--py-spy", required=True)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--top", type=int, default=30)
@@ -137,9 +170,20 @@ def main() -> None:
             settings = "courier_web.config.settings.base"
             proc, port = sections.gunicorn(ctx, "web", settings)
             sections.wait_http(proc, port)
+            target, subprocesses = proc.pid, True
+            if args.section == "relay":
+                relay = infra.start(
+                    cleanup,
+                    "relay",
+                    [str(infra.BIN / "courier-web"), "relay_outbox"],
+                    ctx.web_env(),
+                    tmp,
+                )
+                target, subprocesses = relay.pid, False
+                time.sleep(2)
             make = (
                 sections._register(f"prof{ctx.run_id}")
-                if args.section == "http"
+                if args.section in ("http", "relay")
                 else sections._healthz
             )
             load = threading.Thread(
@@ -150,10 +194,12 @@ def main() -> None:
             )
             load.start()
             time.sleep(1)
-            say(f"profiling gunicorn workers of {proc.pid} for {args.seconds}s")
-            record(args.py_spy, proc.pid, args.seconds, raw, subprocesses=True).wait(
+            say(f"profiling {args.section}: process {target} for {args.seconds}s")
+            before = cpu_by_command()
+            record(args.py_spy, target, args.seconds, raw, subprocesses=subprocesses).wait(
                 args.seconds + 30
             )
+            print(cpu_report(before, cpu_by_command(), args.seconds))
             load.join(args.seconds + 30)
         print(summarize(raw, args.top, within))
 

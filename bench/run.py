@@ -1,10 +1,12 @@
 """``make bench``: what Courier's reliable path costs against raw baselines, in one run.
 
-``python -m bench [--quick] [--only SECTION ...] [--out PATH]``. Creates a
-vhost on the local broker (``RABBITMQ_URL``) and two PostgreSQL databases
-(``POSTGRES_ADMIN_URL``), runs every section, prints the table and writes
-``bench/results/latest.json``; deletes the vhost, the databases and every
-process it started on the way out, whatever happens.
+``python -m bench [--quick] [--only SECTION ...] [--out PATH]``. Creates
+vhosts on the local broker (``RABBITMQ_URL``: one for the run, plus one per
+consumer that consume and scaling keep alive side by side) and two
+PostgreSQL databases (``POSTGRES_ADMIN_URL``), runs every section, prints the
+table and where the time went, and writes ``bench/results/latest.json``;
+deletes the vhosts, the databases and every process it started on the way
+out, whatever happens.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import infra, sections
-from bench.infra import Cleanup, say
+from bench.infra import Cleanup, phase, say
 from bench.report import Table, goal, paired_ratio, summary, write_json
 
 SECTIONS = ("publish", "consume", "http", "latency", "scaling")
@@ -62,37 +64,74 @@ def main(argv: list[str] | None = None) -> int:
         if not infra.os.environ.get("BENCH_KEEP_LOGS"):  # keep the processes' logs to debug
             cleanup.push(f"temp dir {tmp}", lambda: shutil.rmtree(tmp, ignore_errors=True))
         base = infra.broker_base_url()
-        _, url = infra.create_vhost(cleanup, base)
-        ctx = sections.Context(
-            config=config,
-            cleanup=cleanup,
-            tmp=tmp,
-            url=url,
-            web_db=infra.create_database(cleanup, "courier_bench_web"),
-            worker_db=infra.create_database(cleanup, "courier_bench_worker"),
-            run_id=uuid.uuid4().hex[:6],
-            dispatch=args.dispatch,
-        )
-        doc: dict[str, Any] = {"machine": machine(url), "dispatch": args.dispatch}
-        say(f"machine: {doc['machine']}; {'QUICK' if config.quick else 'full'} run")
-        sections.prepare(ctx)
+        with phase("setup"):
+            # consume keeps 3 consumers alive side by side, scaling 3 (+2 extras in
+            # a full run), each on a vhost of its own; the run's vhost is one of them.
+            held = max(
+                3 if "consume" in args.only else 1,
+                (3 if config.quick else 5) if "scaling" in args.only else 1,
+            )
+            names = [infra.new_vhost_name() for _ in range(held)]
+            urls = [infra.vhost_url(base, name) for name in names]
+            ctx = sections.Context(
+                config=config,
+                cleanup=cleanup,
+                tmp=tmp,
+                url=urls[0],
+                web_db=infra.create_database(cleanup, "courier_bench_web"),
+                worker_db=infra.create_database(cleanup, "courier_bench_worker"),
+                run_id=uuid.uuid4().hex[:6],
+                dispatch=args.dispatch,
+                spare_urls=urls[1:],
+                web_kinds=tuple(
+                    dict.fromkeys(
+                        [
+                            *(sections.LATENCY_WEB if "latency" in args.only else ()),
+                            *(sections.HTTP_WEB if "http" in args.only else ()),
+                        ]
+                    )
+                ),
+            )
+            migrate = sections.start_migrate(ctx)  # meanwhile, the vhosts
+            try:
+                infra.create_vhosts(cleanup, base, names)
+            except BaseException:
+                migrate.kill()
+                migrate.wait(10)
+                raise
+            doc: dict[str, Any] = {"machine": machine(ctx.url), "dispatch": args.dispatch}
+            say(f"machine: {doc['machine']}; {'QUICK' if config.quick else 'full'} run")
+            sections.prepare(ctx, migrate)
         table = Table()
         detail: dict[str, Any] = {"config": vars(config)}
         memory: dict[str, float] = {}
         if "publish" in args.only:
-            _publish(sections.publish(ctx), doc, table, detail)
+            with phase("publish"):
+                eps = sections.publish(ctx)
+            _publish(eps, config, doc, table, detail)
         if "consume" in args.only:
-            eps, mem = sections.consume(ctx)
+            with phase("consume"):
+                eps, mem = sections.consume(ctx)
             memory.update(mem)
             _consume(eps, doc, table, detail)
         if "latency" in args.only:
-            _latency(sections.latency(ctx), config.latency_rate, doc, table, detail)
+            with phase("latency"):
+                runs = sections.latency(ctx)
+            _latency(runs, config.latency_rate, doc, table, detail)
         if "http" in args.only:
-            rps, mem = sections.http_and_middleware(ctx)
+            with phase("http"):
+                rps, mem = sections.http_and_middleware(ctx)
             memory.update(mem)
             _http(rps, doc, table, detail)
+        if ctx.web:  # shared by latency and http
+            with phase("http" if "http" in args.only else "latency"):
+                sections.stop_web(ctx)
         if "scaling" in args.only:
-            _scaling(sections.scaling(ctx), config, doc, table, detail)
+            with phase("scaling"):
+                eps = sections.scaling(ctx)
+            _scaling(eps, config, doc, table, detail)
+        with phase("teardown"):
+            infra.reap()
         if memory:
             doc["memory_mb"] = {k: round(v, 1) for k, v in memory.items()}
             table.section("memory (RSS after load, MiB)")
@@ -101,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         doc["quick"] = config.quick
         doc["generated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         doc["duration_s"] = round(time.monotonic() - started, 1)
+        doc["timing_s"] = timing(doc["duration_s"])
         doc["detail"] = detail
         doc["table_markdown"] = table.markdown()
         write_json(args.out, doc)
@@ -111,11 +151,43 @@ def main(argv: list[str] | None = None) -> int:
             f"{' (QUICK sizes)' if config.quick else ''}"
         )
         print(table.render())
+        print(f"\nwhere the time went (s): {timing_line(doc['timing_s'])}")
         print(f"\nwrote {args.out} in {doc['duration_s']} s")
     return 0
 
 
-def _publish(eps: dict[str, list[float]], doc: dict[str, Any], table: Table, detail: dict) -> None:
+def timing(total: float) -> dict[str, Any]:
+    """Wall seconds per section and, within it, per phase (``infra.phase``)."""
+    out: dict[str, Any] = {"total": total}
+    for name, seconds in infra.TIMINGS.items():
+        section, _, what = name.partition("/")
+        out.setdefault(section, {})[what or "total"] = seconds
+    for section, entry in list(out.items())[1:]:
+        whole = entry.pop("total", sum(entry.values()))
+        parts = {what: round(seconds, 1) for what, seconds in entry.items()}
+        if parts:
+            parts["other"] = round(whole - sum(entry.values()), 1)
+        out[section] = {"total": round(whole, 1), **parts}
+    return out
+
+
+def timing_line(timings: dict[str, Any]) -> str:
+    parts = []
+    for section, entry in timings.items():
+        if section == "total":
+            continue
+        inner = ", ".join(f"{k} {v:g}" for k, v in entry.items() if k != "total")
+        parts.append(f"\n  {section} {entry.get('total', 0):g}" + (f" ({inner})" if inner else ""))
+    return f"total {timings['total']:g}" + "".join(parts)
+
+
+def _publish(
+    eps: dict[str, list[float]],
+    config: sections.Config,
+    doc: dict[str, Any],
+    table: Table,
+    detail: dict,
+) -> None:
     fig = {name: summary(values) for name, values in eps.items()}
     ratio = paired_ratio(eps["courier"], eps["raw_pika"])
     doc["publish"] = {
@@ -131,9 +203,11 @@ def _publish(eps: dict[str, list[float]], doc: dict[str, Any], table: Table, det
     table.section("publish (msg/s until every message is confirmed)")
     table.add("courier relay", fig["courier"], "msg/s")
     table.add("raw pika, same strategy (batched confirms)", fig["raw_pika"], "msg/s")
-    table.add("celery send_task confirm_publish", fig["celery_confirmed"], "msg/s")
+    subset_count = min(config.publish_subset, config.publish_count)
+    subset = f", first {subset_count:,}" if subset_count < config.publish_count else ""
+    table.add(f"celery send_task confirm_publish{subset}", fig["celery_confirmed"], "msg/s")
     table.add("raw pika, sliding window of 256 (extra)", fig["raw_pika_windowed"], "msg/s")
-    table.add("raw pika, confirm per message (extra)", fig["raw_pika_sync"], "msg/s")
+    table.add(f"raw pika, confirm per message (extra{subset})", fig["raw_pika_sync"], "msg/s")
     table.add("ratio courier / raw pika", ratio, "", goal(ratio["median"], ">=", 0.8), 2)
 
 
