@@ -186,10 +186,11 @@ def main() -> None:
                 if args.section in ("http", "relay")
                 else sections._healthz
             )
+            served: list[loadgen.ClosedLoopResult] = []
             load = threading.Thread(
-                target=loadgen.closed_loop,
-                args=(port, make),
-                kwargs={"threads": 4, "seconds": args.seconds + 4, "warmup": 0},
+                target=lambda: served.append(
+                    loadgen.closed_loop(port, make, threads=4, seconds=args.seconds + 4, warmup=0)
+                ),
                 daemon=True,
             )
             load.start()
@@ -201,6 +202,8 @@ def main() -> None:
             )
             print(cpu_report(before, cpu_by_command(), args.seconds))
             load.join(args.seconds + 30)
+            if served:
+                print(f"load: {served[0].rps:,.0f} req/s over {served[0].seconds:g}s")
         print(summarize(raw, args.top, within))
 
 
