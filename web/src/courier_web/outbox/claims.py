@@ -128,7 +128,7 @@ def _fetch(sql: str, params: list[Any]) -> list[ClaimedRow]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    # Django's PostgreSQL backend reads jsonb as text; the model's JSONField decodes it.
+    # Django's PostgreSQL backend reads jsonb as text (on the ORM path JSONField decodes it).
     return [
         ClaimedRow(
             pk,
