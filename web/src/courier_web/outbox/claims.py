@@ -130,32 +130,8 @@ def _fetch(sql: str, params: list[Any]) -> list[ClaimedRow]:
         rows = cursor.fetchall()
     # Django's PostgreSQL backend reads jsonb as text (on the ORM path JSONField decodes it).
     return [
-        ClaimedRow(
-            pk,
-            created_at,
-            event_id,
-            event_type,
-            correlation_id,
-            attempts,
-            exchange,
-            routing_key,
-            _json(headers),
-            _json(properties),
-            body,
-        )
-        for (
-            pk,
-            created_at,
-            event_id,
-            event_type,
-            correlation_id,
-            attempts,
-            exchange,
-            routing_key,
-            headers,
-            properties,
-            body,
-        ) in rows
+        row._replace(headers=_json(row.headers), properties=_json(row.properties))
+        for row in map(ClaimedRow._make, rows)
     ]
 
 
