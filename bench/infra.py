@@ -258,12 +258,20 @@ def publish_raw(url: str, messages: Sequence[Any]) -> None:
 
 
 def publish_confirmed(
-    url: str, messages: Sequence[Any], *, window: int = 256, timeout: float = 120.0
+    url: str,
+    messages: Sequence[Any],
+    *,
+    window: int = 256,
+    batched: bool = False,
+    timeout: float = 120.0,
 ) -> None:
     """Publish encoded ``WireMessage``s (``mandatory``) and return once every one is confirmed.
 
     Asynchronous confirms, at most ``window`` unconfirmed: once this returns,
-    every message is in its queue (ready, or handed to a consumer).
+    every message is in its queue (ready, or handed to a consumer). ``batched``:
+    publish ``window`` messages, wait for all their confirms, repeat (the relay's
+    strategy); otherwise a sliding window. The publish section's raw pika
+    baselines are this function.
     """
     from pika.spec import Basic
 
@@ -277,6 +285,8 @@ def publish_confirmed(
 
     def pump() -> None:
         chan = state["chan"]
+        if batched and state["unconfirmed"]:
+            return
         while state["next"] < total and len(state["unconfirmed"]) < window:
             message = messages[state["next"]]
             chan.basic_publish(
@@ -313,7 +323,7 @@ def publish_confirmed(
         with contextlib.suppress(Exception):
             connection.close()
         raise RuntimeError(
-            f"confirmed fill incomplete: {state['next']}/{total} published, "
+            f"confirmed publish incomplete: {state['next']}/{total} published, "
             f"{len(state['unconfirmed'])} unconfirmed, {state['bad']} nacked or returned"
         )
 
@@ -463,14 +473,6 @@ def start(
     proc = Proc(name, argv, env, log_dir, echo=echo)
     cleanup.push(f"process {name} ({proc.pid})", proc.stop)
     return proc
-
-
-def stop_all(procs: Sequence[Proc]) -> None:
-    """Stop several processes at once: SIGTERM to every group first, then wait for each."""
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        proc.stop()
 
 
 #: Processes told to stop whose exit nobody has waited for yet (``retire``).

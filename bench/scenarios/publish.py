@@ -236,53 +236,9 @@ def _raw_pika_async(url: str, wires: Sequence[Any], *, window: int, batched: boo
     ``batched``: publish ``window`` messages, wait for all their confirms, repeat
     (the relay's strategy); otherwise a sliding window.
     """
-    import pika
-    from pika.spec import Basic
+    from bench.infra import publish_confirmed
 
-    from bench.infra import pika_properties
-
-    state: dict[str, Any] = {"next": 0, "unconfirmed": set(), "nacked": 0, "returned": 0}
-    total = len(wires)
-
-    def on_open(connection: Any) -> None:
-        connection.channel(on_open_callback=on_channel)
-
-    def on_channel(chan: Any) -> None:
-        state["chan"] = chan
-        chan.add_on_return_callback(lambda *_: state.__setitem__("returned", state["returned"] + 1))
-        chan.confirm_delivery(on_confirm, callback=lambda _frame: pump())
-
-    def pump() -> None:
-        chan = state["chan"]
-        if batched and state["unconfirmed"]:
-            return
-        while state["next"] < total and len(state["unconfirmed"]) < window:
-            wire = wires[state["next"]]
-            chan.basic_publish(
-                wire.exchange, wire.routing_key, wire.body, pika_properties(wire), mandatory=True
-            )
-            state["next"] += 1
-            state["unconfirmed"].add(state["next"])  # delivery tags start at 1
-        if state["next"] == total and not state["unconfirmed"]:
-            state["chan"].connection.close()
-
-    def on_confirm(frame: Any) -> None:
-        method = frame.method
-        tag = method.delivery_tag
-        if isinstance(method, Basic.Nack):
-            state["nacked"] += 1
-        if method.multiple:
-            state["unconfirmed"] = {t for t in state["unconfirmed"] if t > tag}
-        else:
-            state["unconfirmed"].discard(tag)
-        pump()
-
-    connection = pika.SelectConnection(pika.URLParameters(url), on_open_callback=on_open)
-    connection.ioloop.call_later(300, connection.ioloop.stop)  # bounded
-    connection.add_on_close_callback(lambda *_: connection.ioloop.stop())
-    connection.ioloop.start()
-    if state["next"] != total or state["unconfirmed"] or state["nacked"] or state["returned"]:
-        raise RuntimeError(f"windowed publish incomplete: {state['next']}/{total}")
+    publish_confirmed(url, wires, window=window, batched=batched, timeout=300)
 
 
 if __name__ == "__main__":
