@@ -496,19 +496,30 @@ def reap() -> None:
         _RETIRING.pop().stop()
 
 
+def proc_stats() -> Iterator[tuple[int, str, list[str]]]:
+    """``(pid, command name, the stat fields after the name)`` of every process (``/proc``).
+
+    The fields after the name, from 0: state, ppid, pgrp, ..., utime at 11,
+    stime 12, and the reaped children's cutime 13 and cstime 14 (in clock ticks).
+    """
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        head, _, rest = stat.rpartition(")")
+        yield int(entry.name), head.partition("(")[2], rest.split()
+
+
 def group_cpu(pgids: Sequence[int]) -> dict[int, float]:
     """CPU seconds used so far by the live processes of each process group in ``pgids``.
 
     User + system time of every member, plus what its reaped children used.
     """
     used = dict.fromkeys(pgids, 0)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
+    for _, _, fields in proc_stats():
         pgrp = int(fields[2])
         if pgrp in used:
             used[pgrp] += sum(int(f) for f in fields[11:15])
@@ -547,18 +558,7 @@ def wait_quiet(
 
 def children(pid: int) -> list[int]:
     """Direct children of ``pid`` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid:
-            found.append(int(entry.name))
-    return found
+    return [child for child, _, fields in proc_stats() if int(fields[1]) == pid]
 
 
 def rss_mb(pid: int) -> float:

@@ -57,16 +57,11 @@ def cpu_by_command() -> collections.Counter[str]:
     """CPU seconds used so far by every process on the machine, summed per command name."""
     ticks = os.sysconf("SC_CLK_TCK")
     used: collections.Counter[str] = collections.Counter()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid, name, fields in infra.proc_stats():
         try:
-            stat = (entry / "stat").read_text()
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
         words = [a.decode(errors="replace") for a in argv if a]
         if "relay_outbox" in words:
             name = "courier-web relay_outbox"

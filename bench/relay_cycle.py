@@ -2,23 +2,27 @@
 
 One cycle is what the relay does per NOTIFY under a trickle of commits: claim
 one row by id, publish it, wait for its confirm, mark it sent, commit
-(``outbox_publish_ids``). Creates its own vhost and database (as ``make
+(``outbox_publish_ids``). Creates its own vhost and databases (as ``make
 bench`` does), writes ``--rows`` pending rows, then runs one cycle per row,
 alternating the written-SQL claims of ``outbox/claims.py`` with the ORM path
 they replaced, and prints CPU and wall time per cycle for each. Same clean-up
-guarantees as ``python -m bench``.
+guarantees as ``python -m bench``; the set-up is the bench's own
+(``sections.prepare``).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
+from pathlib import Path
 
 from bench import infra, sections
-from bench.infra import BIN, Cleanup, say
+from bench.infra import Cleanup, say
 
 PATHS = ("sql", "orm")
 
@@ -66,29 +70,23 @@ def main() -> None:
         _measure(args.rows)
         return
     with Cleanup() as cleanup:
+        tmp = Path(tempfile.mkdtemp(prefix="courier-cycle-"))
+        cleanup.push(f"temp dir {tmp}", lambda: shutil.rmtree(tmp, ignore_errors=True))
         _, url = infra.create_vhost(cleanup, infra.broker_base_url())
-        database = infra.create_database(cleanup, "courier_bench_cycle")
-        env = infra.base_env(
-            DJANGO_SETTINGS_MODULE="courier_web.config.settings.base",
-            DATABASE_URL=database,
-            RABBITMQ_URL=url,
-            COURIER_WEB_HOME=os.environ.get("TMPDIR", "/tmp") + "/courier-bench-cycle",
-            OUTBOX_DISPATCH="off",
-            LOG_LEVEL="WARNING",
+        ctx = sections.Context(
+            sections.QUICK,
+            cleanup,
+            tmp,
+            url,
+            infra.create_database(cleanup, "courier_bench_cycle_web"),
+            infra.create_database(cleanup, "courier_bench_cycle_worker"),
+            uuid.uuid4().hex[:6],
         )
-        say("setup: migrating, declaring the worker's queues")
-        subprocess.run(
-            [str(BIN / "courier-web"), "migrate", "--noinput", "-v", "0"],
-            env=env,
-            check=True,
-            timeout=180,
-            cwd=infra.ROOT,
-        )
-        infra.declare_worker_queues(url)
+        sections.prepare(ctx)
         say(f"{args.rows} one-row cycles per path, twice, alternating")
         subprocess.run(
             [sys.executable, "-m", "bench.relay_cycle", "--child", "--rows", str(args.rows)],
-            env=env,
+            env=ctx.web_env(OUTBOX_DISPATCH="off", LOG_LEVEL="WARNING"),
             check=True,
             timeout=600,
             cwd=infra.ROOT,
