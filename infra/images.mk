@@ -1,4 +1,4 @@
-# Container images (issue "Deployable images"): included by the root
+# Container images: included by the root
 # Makefile, run from the repository root. See infra/README.md.
 #
 #   make images           web, worker and smtp-sink from PYTHON_BASE_IMAGE (needs an index)

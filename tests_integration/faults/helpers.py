@@ -9,17 +9,24 @@ from collections.abc import Mapping
 from typing import Any
 
 import pika
-
-from shared_contracts import UserRegistered, encode, new_envelope
+from courier_worker.queues import CRITICAL
+from shared_contracts import (
+    DEAD_LETTER_REASON_HEADER,
+    EVENTS_EXCHANGE,
+    UserRegistered,
+    WireMessage,
+    encode,
+    new_envelope,
+)
 
 from ..support.containers import Relay, ServiceContainer, Worker
 from ..support.polling import wait_until
 from ..support.stack import Stack
 
-EXCHANGE = "courier.events"
-ROUTING_KEY = "user.registered.v1"
-CRITICAL_DEAD_LETTERS = "courier.worker.critical.dead-letter"
-REASON_HEADER = "x-courier-dead-letter-reason"
+EXCHANGE = EVENTS_EXCHANGE
+ROUTING_KEY = UserRegistered.event_type
+CRITICAL_DEAD_LETTERS = CRITICAL.dead_letter_queue
+REASON_HEADER = DEAD_LETTER_REASON_HEADER
 #: The worker's default prefetch multiplier (WORKER_PREFETCH): messages reserved per pool process.
 DEFAULT_PREFETCH = 4
 
@@ -30,7 +37,9 @@ def in_flight_limit(stack: Stack) -> int:
     return int(env.get("WORKER_PREFETCH", DEFAULT_PREFETCH)) * int(env["WORKER_CONCURRENCY"])
 
 
-def registration_message(email: str, *, user_id: int = 1, correlation_id: str = "faults") -> Any:
+def registration_message(
+    email: str, *, user_id: int = 1, correlation_id: str = "faults"
+) -> WireMessage:
     """A well-formed ``user.registered.v1`` wire message (``shared_contracts.encode``)."""
     envelope = new_envelope(
         UserRegistered(user_id=user_id, email=email),
@@ -52,36 +61,33 @@ def publish_raw(
     message_id: str | None = None,
 ) -> None:
     """Publish one message into ``courier.events`` with confirms and ``mandatory``."""
+    publish_wire(
+        connection,
+        WireMessage(
+            exchange=EXCHANGE,
+            routing_key=routing_key,
+            body=body,
+            headers=headers,
+            content_type=content_type,
+            content_encoding=content_encoding,
+            correlation_id=message_id or "",
+            message_id=message_id or "",
+        ),
+    )
+
+
+def publish_wire(connection: pika.BlockingConnection, message: WireMessage) -> None:
+    """Publish a wire message exactly as the web's relay would (confirms, ``mandatory``)."""
     channel = connection.channel()
     channel.confirm_delivery()
     channel.basic_publish(
-        exchange=EXCHANGE,
-        routing_key=routing_key,
-        body=body,
-        properties=pika.BasicProperties(
-            headers=dict(headers),
-            content_type=content_type,
-            content_encoding=content_encoding,
-            delivery_mode=2,
-            message_id=message_id,
-            correlation_id=message_id,
-        ),
+        exchange=message.exchange,
+        routing_key=message.routing_key,
+        body=message.body,
+        properties=pika.BasicProperties(**message.amqp_properties()),
         mandatory=True,
     )
     channel.close()
-
-
-def publish_wire(connection: pika.BlockingConnection, message: Any) -> None:
-    """Publish an encoded wire message exactly as the web's relay would."""
-    publish_raw(
-        connection,
-        body=message.body,
-        headers=message.headers,
-        routing_key=message.routing_key,
-        content_type=message.content_type,
-        content_encoding=message.content_encoding,
-        message_id=message.message_id,
-    )
 
 
 class Tap:

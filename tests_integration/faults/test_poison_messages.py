@@ -1,7 +1,7 @@
 """Poison messages published straight into ``courier.events``: dead-lettered with a reason.
 
 Each kind sits between good events on the worker's critical queue. The worker
-must move it, unchanged, to ``courier.worker.critical.dead-letter`` with the
+must move it, unchanged, to that queue's dead-letter queue with the
 ``x-courier-dead-letter-reason`` header, keep consuming, and handle the good
 events around it.
 """
@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from courier_worker.queues import CRITICAL
 
 from ..support.accounting import json_lines
 from ..support.containers import Worker
@@ -145,7 +147,7 @@ def test_each_kind_of_poison_is_dead_lettered_with_its_reason(
     wait_until(all_dead_lettered, timeout=60, what="the four poison messages to be dead-lettered")
     assert {event_id: headers.get(REASON_HEADER) for event_id, headers in found.items()} == expected
     for headers in found.values():
-        assert headers.get("x-courier-dead-letter-queue") == "courier.worker.critical"
+        assert headers.get("x-courier-dead-letter-queue") == CRITICAL.name
         detail = str(headers.get("x-courier-dead-letter-detail"))[:120]
         note(f"dead letter {headers.get(REASON_HEADER)}: {detail}")
 

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator
 import pika
 import pika.exceptions
 import pytest
+from courier_worker.queues import CRITICAL
 from pika.adapters.blocking_connection import BlockingChannel
-from shared_contracts.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, WORKER_CRITICAL
+from shared_contracts.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE
 
 from ..support.containers import RABBITMQ_WEB_USER, RABBITMQ_WORKER_USER
 from ..support.stack import Stack
@@ -73,7 +74,7 @@ def test_web_may_publish_to_the_events_exchange(as_web: pika.BlockingConnection)
 
 
 def test_web_cannot_consume_the_workers_queue(as_web: pika.BlockingConnection) -> None:
-    queue = WORKER_CRITICAL.name
+    queue = CRITICAL.name
     text = _refused(lambda ch: ch.basic_consume(queue, lambda *_: None), as_web)
     assert f"queue '{queue}'" in text
     _refused(lambda ch: ch.basic_get(queue, auto_ack=False), as_web)
@@ -83,7 +84,7 @@ def test_web_cannot_declare_queues_or_exchanges(as_web: pika.BlockingConnection)
     # The worker's own queue, with its real arguments, and a queue of web's own.
     _refused(
         lambda ch: ch.queue_declare(
-            WORKER_CRITICAL.name, durable=True, arguments={"x-queue-type": "quorum"}
+            CRITICAL.name, durable=True, arguments={"x-queue-type": "quorum"}
         ),
         as_web,
     )
@@ -94,7 +95,7 @@ def test_web_cannot_declare_queues_or_exchanges(as_web: pika.BlockingConnection)
 
 def test_web_cannot_publish_anywhere_else(as_web: pika.BlockingConnection) -> None:
     _refused(lambda ch: _confirmed_publish(ch, DEAD_LETTER_EXCHANGE, NOWHERE), as_web)
-    _refused(lambda ch: _confirmed_publish(ch, "", WORKER_CRITICAL.name), as_web)
+    _refused(lambda ch: _confirmed_publish(ch, "", CRITICAL.name), as_web)
 
 
 def test_worker_cannot_publish_to_the_events_exchange(as_worker: pika.BlockingConnection) -> None:

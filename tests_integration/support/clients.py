@@ -8,7 +8,6 @@ from typing import Any
 
 import pika
 import requests
-
 from shared_contracts import UserRegistered, encode, new_envelope
 
 
@@ -51,14 +50,7 @@ def publish_registrations(
             exchange=message.exchange,
             routing_key=message.routing_key,
             body=message.body,
-            properties=pika.BasicProperties(
-                headers=dict(message.headers),
-                content_type=message.content_type,
-                content_encoding=message.content_encoding,
-                delivery_mode=message.delivery_mode,
-                correlation_id=message.correlation_id,
-                message_id=message.message_id,
-            ),
+            properties=pika.BasicProperties(**message.amqp_properties()),
             mandatory=True,
         )
         event_ids.append(str(envelope.event_id))

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from shared_contracts import WireMessage
 
 from courier_web.outbox.publisher import CONFIRMED, Outcome, PublishResult
-from courier_web.outbox.services import outbox_publish_ids
+from courier_web.outbox.publishing import outbox_publish_ids
 
 
 class FakePublisher:

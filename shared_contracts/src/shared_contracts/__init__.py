@@ -1,6 +1,14 @@
 """Courier's event contracts: the one thing the web and worker services share."""
 
-from shared_contracts.codec import MAX_BODY_BYTES, WireMessage, check_headers, decode, encode
+from shared_contracts.codec import (
+    MAX_BODY_BYTES,
+    PROTOCOL_HEADERS,
+    WireMessage,
+    check_headers,
+    decode,
+    encode,
+    task_body,
+)
 from shared_contracts.envelope import Envelope, is_valid_correlation_id, new_envelope
 from shared_contracts.errors import (
     ContractError,
@@ -10,7 +18,7 @@ from shared_contracts.errors import (
     UnknownEventType,
     UnsupportedSchemaVersion,
 )
-from shared_contracts.events import Event, ProbeSent, UserRegistered
+from shared_contracts.events import ContractDefinitionError, Event, ProbeSent, UserRegistered
 from shared_contracts.registry import EVENT_TYPES, event_model, parse_envelope
 from shared_contracts.topology import (
     CORRELATION_ID_HEADER,
@@ -18,10 +26,6 @@ from shared_contracts.topology import (
     DEAD_LETTER_EXCHANGE,
     DEAD_LETTER_REASON_HEADER,
     EVENTS_EXCHANGE,
-    WORKER_BULK,
-    WORKER_CRITICAL,
-    WORKER_QUEUES,
-    QueueSpec,
     routing_key,
 )
 
@@ -33,15 +37,13 @@ __all__ = [
     "EVENTS_EXCHANGE",
     "EVENT_TYPES",
     "MAX_BODY_BYTES",
-    "WORKER_BULK",
-    "WORKER_CRITICAL",
-    "WORKER_QUEUES",
+    "PROTOCOL_HEADERS",
+    "ContractDefinitionError",
     "ContractError",
     "Envelope",
     "Event",
     "MessageTooLarge",
     "ProbeSent",
-    "QueueSpec",
     "SchemaViolation",
     "UndecodableMessage",
     "UnknownEventType",
@@ -56,4 +58,5 @@ __all__ = [
     "new_envelope",
     "parse_envelope",
     "routing_key",
+    "task_body",
 ]

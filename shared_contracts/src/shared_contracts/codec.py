@@ -1,14 +1,27 @@
-"""Envelope <-> Celery task protocol v2 message.
+"""Envelope <-> Celery task protocol v2 message: the whole wire format, in one place.
 
 The web service publishes with pika, yet a stock Celery worker must consume
 the message with all of its machinery, so the wire format is Celery's own:
 task name = event type, task id = event id, kwargs = ``{"event": envelope}``.
+
+Two correlation ids travel, and they are not the same thing:
+
+* the AMQP ``correlation_id`` property (and ``message_id``) is the **event
+  id**, as Celery sets it for a task (its task id);
+* the envelope's ``correlation_id`` is the **HTTP request id** that caused
+  the event; it is also carried in the ``x-courier-correlation-id`` header so
+  that a consumer can log it before it parses the body.
+
+Every publisher (the web's relay, the worker's retries and dead letters, the
+test suites, the bench) builds its AMQP properties from
+``WireMessage.amqp_properties()``, which pika's ``BasicProperties`` and
+kombu's ``Producer.publish`` both take as keyword arguments.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +37,26 @@ PERSISTENT = 2
 #: Events are small facts; anything near this size is a design mistake.
 MAX_BODY_BYTES = 64 * 1024
 
+#: The headers of a Celery protocol v2 task message, in Celery's order.
+PROTOCOL_HEADERS: tuple[str, ...] = (
+    "lang",
+    "task",
+    "id",
+    "shadow",
+    "eta",
+    "expires",
+    "group",
+    "group_index",
+    "retries",
+    "timelimit",
+    "root_id",
+    "parent_id",
+    "argsrepr",
+    "kwargsrepr",
+    "origin",
+    "ignore_result",
+)
+
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 
 
@@ -38,16 +71,74 @@ class WireMessage:
     content_type: str = CONTENT_TYPE
     content_encoding: str = CONTENT_ENCODING
     delivery_mode: int = PERSISTENT
+    #: The event id (Celery's task id), not the envelope's request id.
     correlation_id: str = ""
     message_id: str = ""
+    #: Any further AMQP properties (e.g. ``priority``), passed through as they are.
     properties: Mapping[str, Any] = field(default_factory=dict)
+
+    def amqp_properties(self) -> dict[str, Any]:
+        """The AMQP properties, headers included: ``pika.BasicProperties(**...)``, kombu alike."""
+        return {"headers": dict(self.headers), **self.stored_properties()}
+
+    def stored_properties(self) -> dict[str, Any]:
+        """The AMQP properties without the headers (what an outbox row keeps beside them)."""
+        return {
+            "content_type": self.content_type,
+            "content_encoding": self.content_encoding,
+            "delivery_mode": self.delivery_mode,
+            "correlation_id": self.correlation_id,
+            "message_id": self.message_id,
+            **dict(self.properties),
+        }
+
+    @classmethod
+    def from_amqp(
+        cls,
+        *,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        headers: Mapping[str, Any],
+        properties: Mapping[str, Any],
+    ) -> WireMessage:
+        """The message whose parts are these: the inverse of ``stored_properties()``."""
+        extra = dict(properties)
+        known = {name: extra.pop(name) for name in _NAMED_PROPERTIES if name in extra}
+        return cls(
+            exchange=exchange,
+            routing_key=routing_key,
+            body=body,
+            headers=headers,
+            properties=extra,
+            **known,
+        )
+
+
+_NAMED_PROPERTIES = (
+    "content_type",
+    "content_encoding",
+    "delivery_mode",
+    "correlation_id",
+    "message_id",
+)
+
+
+def task_body(
+    args: Sequence[Any], kwargs: Mapping[str, Any], embed: Mapping[str, Any] | None = None
+) -> bytes:
+    """A protocol v2 body, ``[args, kwargs, embed]``, as compact JSON."""
+    return json.dumps(
+        [list(args), dict(kwargs), dict(_EMBED if embed is None else embed)],
+        separators=(",", ":"),
+    ).encode()
 
 
 def encode(envelope: Envelope[Any], *, origin: str = "courier") -> WireMessage:
     """Encode ``envelope`` as a persistent Celery protocol v2 task message."""
     task_id = str(envelope.event_id)
     event = envelope.model_dump(mode="json")
-    body = json.dumps([[], {"event": event}, _EMBED], separators=(",", ":")).encode()
+    body = task_body((), {"event": event})
     if len(body) > MAX_BODY_BYTES:
         raise MessageTooLarge(f"encoded event is {len(body)} bytes, over {MAX_BODY_BYTES}")
     headers = {

@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar, cast
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
-
-from shared_contracts.events.base import Event
+from shared_contracts.events.base import EVENT_TYPE_PATTERN, Event
 
 PayloadT = TypeVar("PayloadT", bound=Event)
 
@@ -17,7 +16,6 @@ PayloadT = TypeVar("PayloadT", bound=Event)
 #: lines, so only a bounded run of safe characters is accepted.
 CORRELATION_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
 _CORRELATION_ID_RE = re.compile(CORRELATION_ID_PATTERN)
-EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\.v[1-9][0-9]*$"
 
 
 class Envelope(BaseModel, Generic[PayloadT]):

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 from pydantic import ValidationError
-
 from shared_contracts.envelope import Envelope
 from shared_contracts.errors import SchemaViolation, UnknownEventType, UnsupportedSchemaVersion
-from shared_contracts.events import Event, ProbeSent, UserRegistered
+from shared_contracts.events import Event
+from shared_contracts.events.base import REGISTERED
 
-EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType(
-    {model.event_type: model for model in (UserRegistered, ProbeSent)}
-)
+#: Every contract by its event type, filled by the contracts themselves as
+#: their classes are defined (``events/base.py``): a live, read-only view.
+EVENT_TYPES: Mapping[str, type[Event]] = REGISTERED
 
 
 def event_model(event_type: str) -> type[Event]:

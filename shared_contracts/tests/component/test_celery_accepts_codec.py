@@ -17,7 +17,6 @@ import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from kombu import Exchange, Queue
-
 from shared_contracts import (
     CORRELATION_ID_HEADER,
     EVENTS_EXCHANGE,
@@ -79,14 +78,7 @@ def _publish(broker_url: str, message: Any) -> None:
             exchange=message.exchange,
             routing_key=message.routing_key,
             body=message.body,
-            properties=pika.BasicProperties(
-                headers=dict(message.headers),
-                content_type=message.content_type,
-                content_encoding=message.content_encoding,
-                delivery_mode=message.delivery_mode,
-                correlation_id=message.correlation_id,
-                message_id=message.message_id,
-            ),
+            properties=pika.BasicProperties(**message.amqp_properties()),
             mandatory=True,
         )
     finally:

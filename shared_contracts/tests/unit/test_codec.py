@@ -2,22 +2,25 @@ import json
 
 import pytest
 from hypothesis import given
-from shared_contracts.envelope import Envelope
-from shared_contracts.events import Event
-
 from shared_contracts import (
+    CORRELATION_ID_HEADER,
     EVENTS_EXCHANGE,
     MAX_BODY_BYTES,
+    PROTOCOL_HEADERS,
     MessageTooLarge,
     ProbeSent,
     SchemaViolation,
     UndecodableMessage,
     UserRegistered,
+    WireMessage,
     codec,
     decode,
     encode,
     new_envelope,
+    task_body,
 )
+from shared_contracts.envelope import Envelope
+from shared_contracts.events import Event
 
 from .strategies import envelopes
 
@@ -89,3 +92,43 @@ def test_oversized_events_are_refused_before_they_reach_the_wire(
     monkeypatch.setattr(codec, "MAX_BODY_BYTES", 64)
     with pytest.raises(MessageTooLarge, match="over 64"):
         encode(largest)
+
+
+@given(envelopes)
+def test_the_amqp_properties_rebuild_the_same_message(envelope: Envelope[Event]) -> None:
+    message = encode(envelope)
+
+    rebuilt = WireMessage.from_amqp(
+        exchange=message.exchange,
+        routing_key=message.routing_key,
+        body=message.body,
+        headers=message.amqp_properties()["headers"],
+        properties=message.stored_properties(),
+    )
+
+    assert rebuilt == message
+    assert message.amqp_properties() == {"headers": message.headers, **message.stored_properties()}
+
+
+def test_amqp_correlation_id_is_the_event_id_and_the_header_the_request_id() -> None:
+    envelope = _registration()
+
+    properties = encode(envelope).amqp_properties()
+
+    assert properties["correlation_id"] == properties["message_id"] == str(envelope.event_id)
+    assert properties["headers"][CORRELATION_ID_HEADER] == envelope.correlation_id == "req-1"
+    assert properties["delivery_mode"] == 2
+
+
+def test_every_protocol_header_is_set_and_nothing_else_but_ours() -> None:
+    headers = encode(_registration()).headers
+
+    assert tuple(key for key in headers if not key.startswith("x-")) == PROTOCOL_HEADERS
+
+
+def test_task_body_is_the_protocol_triple() -> None:
+    assert json.loads(task_body((1,), {"a": 2})) == [
+        [1],
+        {"a": 2},
+        {"callbacks": None, "errbacks": None, "chain": None, "chord": None},
+    ]

@@ -3,7 +3,6 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-
 from shared_contracts import (
     EVENT_TYPES,
     SchemaViolation,

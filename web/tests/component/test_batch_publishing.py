@@ -16,7 +16,8 @@ from courier_web.outbox.background import ThreadedDispatcher
 from courier_web.outbox.broker import BrokerOptions
 from courier_web.outbox.models import OutboxMessage, OutboxStatus
 from courier_web.outbox.publisher import Outcome, PikaPublisher
-from courier_web.outbox.services import outbox_enqueue, outbox_publish_batch
+from courier_web.outbox.publishing import outbox_publish_batch
+from courier_web.outbox.writing import outbox_enqueue
 from tests.component.conftest import Observer, eventually
 from tests.component.test_broker_blocked import alarm_active, memory_alarm  # noqa: F401
 
@@ -147,7 +148,7 @@ def test_a_blocked_broker_times_the_batch_out_and_its_rows_stay_pending(
 def test_publish_keeps_answering_one_message_at_a_time(
     broker_settings: str, observe: Callable[[str], Observer]
 ) -> None:
-    from courier_web.outbox.services import wire_message
+    from courier_web.outbox.publishing import wire_message
 
     observer = observe(PROBES)
     (row,) = enqueue(1, "single")

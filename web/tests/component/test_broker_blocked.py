@@ -21,7 +21,8 @@ from courier_web.outbox.broker import BrokerOptions
 from courier_web.outbox.dispatch import use_dispatcher
 from courier_web.outbox.models import OutboxMessage, OutboxStatus
 from courier_web.outbox.publisher import PikaPublisher
-from courier_web.outbox.services import outbox_enqueue, outbox_publish_batch
+from courier_web.outbox.publishing import outbox_publish_batch
+from courier_web.outbox.writing import outbox_enqueue
 from tests.component.conftest import Observer, eventually, rabbitmqctl
 from tests.conftest import STRONG_PASSWORD
 

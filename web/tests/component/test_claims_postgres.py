@@ -24,7 +24,7 @@ from django.utils import timezone
 from shared_contracts import ProbeSent
 from courier_web.outbox import claims
 from courier_web.outbox.models import OutboxMessage
-from courier_web.outbox.services import outbox_enqueue
+from courier_web.outbox.writing import outbox_enqueue
 
 rows = [outbox_enqueue(ProbeSent(sequence=i), correlation_id=f"claim-{i}") for i in range(12)]
 pks = [r.pk for r in rows]

@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.utils import timezone
 from shared_contracts import ProbeSent
 from courier_web.outbox.models import OutboxMessage
-from courier_web.outbox.services import outbox_enqueue
+from courier_web.outbox.writing import outbox_enqueue
 rows = [outbox_enqueue(ProbeSent(sequence=i), correlation_id=f"ops-{i}") for i in range(6)]
 old = timezone.now() - timedelta(hours=200)
 OutboxMessage.objects.filter(pk__in=[r.pk for r in rows[:3]]).update(

@@ -16,7 +16,7 @@ from shared_contracts import ProbeSent, decode
 from courier_web.outbox.background import ThreadedDispatcher
 from courier_web.outbox.dispatch import use_dispatcher
 from courier_web.outbox.models import OutboxMessage, OutboxStatus
-from courier_web.outbox.services import outbox_enqueue
+from courier_web.outbox.writing import outbox_enqueue
 from tests.component.conftest import Observer, closed_port, eventually
 from tests.conftest import STRONG_PASSWORD
 

@@ -25,7 +25,7 @@ ONE_ROW = """
 from django.db import transaction
 from shared_contracts import ProbeSent
 from courier_web.outbox.dispatch import dispatch_mode, get_dispatcher, NullDispatcher
-from courier_web.outbox.services import outbox_enqueue
+from courier_web.outbox.writing import outbox_enqueue
 assert dispatch_mode() == "notify", dispatch_mode()
 assert isinstance(get_dispatcher(), NullDispatcher)  # nothing publishes in-process
 with transaction.atomic():

@@ -28,7 +28,7 @@ ROWS = 1000
 SEED = f"""
 from django.db import transaction
 from shared_contracts import ProbeSent
-from courier_web.outbox.services import outbox_enqueue
+from courier_web.outbox.writing import outbox_enqueue
 with transaction.atomic():
     for i in range({ROWS}):
         outbox_enqueue(ProbeSent(sequence=i), correlation_id=f"race-{{i}}")

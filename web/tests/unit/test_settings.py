@@ -114,22 +114,3 @@ def test_production_security_defaults_and_proxy_header(tmp_path: Path) -> None:
         behind_proxy.stdout.strip()
         == "False 31536000 True True ('HTTP_X_FORWARDED_PROTO', 'https')"
     )
-
-
-def test_the_bare_settings_serve_healthz_with_no_middleware(tmp_path: Path) -> None:
-    code = (
-        "import django; django.setup(); from django.test import Client; "
-        "r = Client().get('/healthz'); "
-        "print(r.status_code, r.content.decode(), 'X-Request-ID' in r, "
-        "'Content-Security-Policy' in r)"
-    )
-    result = run_python(
-        code,
-        clean_env(
-            COURIER_WEB_HOME=str(tmp_path),
-            DJANGO_SETTINGS_MODULE="courier_web.config.settings.bare",
-        ),
-    )
-
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[-4:] == ['{"status":', '"ok"}', "False", "False"]

@@ -3,6 +3,13 @@
 Configured from the environment (``settings.py``), read lazily when Celery
 first needs its configuration; importing this module connects to nothing.
 The app declares and consumes its own queues, so no ``-Q`` is needed.
+
+Its tasks and queue bindings are derived from the handler declarations
+(``handlers.registry``): once when this module is imported (every handler
+module is imported by then), and again when a worker starts
+(``apply_declarations``, on ``worker_init``), so that a handler declared
+later, e.g. in a test module, is handled too. The rule: declare a handler
+before the worker starts; one declared while it runs is not consumed.
 """
 
 from __future__ import annotations
@@ -10,15 +17,16 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, signals
-from shared_contracts.topology import EVENTS_EXCHANGE, EVENTS_EXCHANGE_TYPE, WORKER_BULK
+from shared_contracts.topology import EVENTS_EXCHANGE, EVENTS_EXCHANGE_TYPE
 
 from courier_worker.consumer import DeclareSideQueues
 from courier_worker.heartbeat import Heartbeat
 from courier_worker.logs import configure_logging
 from courier_worker.metrics import MetricsServer
+from courier_worker.queues import BULK
 from courier_worker.settings import Settings, get_settings
 from courier_worker.tasks import register_tasks
-from courier_worker.topology import CONSUMING_QUEUES
+from courier_worker.topology import consuming_queues
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -45,9 +53,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_time_limit": 90,
         "worker_prefetch_multiplier": settings.WORKER_PREFETCH,
         # Topology: our queues only, never created implicitly from a task route.
-        "task_queues": CONSUMING_QUEUES,
+        "task_queues": consuming_queues(),
         "task_create_missing_queues": False,
-        "task_default_queue": WORKER_BULK.name,
+        "task_default_queue": BULK.name,
         "task_default_exchange": EVENTS_EXCHANGE,
         "task_default_exchange_type": EVENTS_EXCHANGE_TYPE,
         # Quorum queues reject global QoS; Celery switches to per-consumer QoS.
@@ -64,6 +72,31 @@ app.steps["worker"].add(Heartbeat)
 app.steps["worker"].add(MetricsServer)
 app.steps["consumer"].add(DeclareSideQueues)
 register_tasks(app)
+
+
+def apply_declarations(app: Celery) -> None:
+    """Bring ``app`` up to date with the handler declarations: a task and bindings for each.
+
+    Celery reads its queues once (``app.amqp.queues``, from ``task_queues``);
+    a queue whose bindings changed since is replaced by its current
+    declaration and stays consumed if it was (``-Q`` selections included); a
+    queue that had no handler then and has one now is added and consumed.
+    """
+    register_tasks(app)
+    queues = app.amqp.queues
+    for queue in consuming_queues():
+        if queue.name in queues.consume_from or queue.name not in queues:
+            queues.select_add(queue)
+        else:
+            queues.add(queue)
+
+
+@signals.worker_init.connect
+def _apply_declarations_on_start(sender: Any = None, **_: Any) -> None:
+    # Sent by every worker (the CLI's and an in-process test worker) after it
+    # selected its queues and before its consumer starts.
+    if getattr(sender, "app", None) is app:
+        apply_declarations(app)
 
 
 @signals.setup_logging.connect

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     health.add_argument("--max-age", type=float, help="seconds (default WORKER_HEARTBEAT_MAX_AGE)")
     health.add_argument("--file", type=Path, help="heartbeat file (default WORKER_HEARTBEAT_FILE)")
+    handlers = commands.add_parser(
+        "handlers", help="list the declared handlers: event type, handler, queue, transient errors"
+    )
+    handlers.add_argument("--json", action="store_true", help="one JSON object per line")
     dead = commands.add_parser("dead-letters", help="inspect or requeue dead-lettered messages")
     dead_commands = dead.add_subparsers(dest="action", required=True)
     listing = dead_commands.add_parser("list", help="print dead letters as JSON lines")
@@ -38,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _init_db()
     if args.command == "declare-topology":
         return _declare_topology()
+    if args.command == "handlers":
+        return _handlers(as_json=args.json)
     if args.command == "dead-letters":
         return _dead_letters(args.action, args.limit, getattr(args, "ids", []))
     return _healthcheck(args.file, args.max_age)
@@ -57,16 +64,41 @@ def _dead_letters(action: str, limit: int, ids: list[str]) -> int:
     return 0
 
 
+def _handlers(*, as_json: bool) -> int:
+    from courier_worker.handlers import declarations  # lazy: keeps healthcheck light
+
+    rows = [
+        {
+            "event_type": declaration.event_type,
+            "handler": declaration.name,
+            "queue": declaration.queue.name,
+            "transient": [f"{t.__module__}.{t.__qualname__}" for t in declaration.transient],
+        }
+        for declaration in declarations()
+    ]
+    for row in rows:
+        if as_json:
+            print(json.dumps(row))
+        else:
+            extra = f"  transient: {', '.join(row['transient'])}" if row["transient"] else ""
+            print(f"{row['event_type']}  {row['handler']}  on {row['queue']}{extra}")
+    return 0
+
+
 def _declare_topology() -> int:
     # Queues exist before the first event is published, not when a worker
     # first connects: the producer publishes with `mandatory`, and an event
     # for which no queue is bound yet comes back unroutable.
     from courier_worker.celery_app import app  # lazy: keeps healthcheck light
-    from courier_worker.topology import CONSUMING_QUEUES, DEAD_LETTER_QUEUES, delay_queues
+    from courier_worker.topology import DEAD_LETTER_QUEUES, consuming_queues, delay_queues
 
     settings = get_settings()
     configure_logging(settings.LOG_LEVEL)
-    queues = (*CONSUMING_QUEUES, *DEAD_LETTER_QUEUES, *delay_queues(settings.WORKER_RETRY_DELAYS))
+    queues = (
+        *consuming_queues(),
+        *DEAD_LETTER_QUEUES,
+        *delay_queues(settings.WORKER_RETRY_DELAYS),
+    )
     with app.connection_for_write() as connection:
         channel = connection.default_channel
         for queue in queues:

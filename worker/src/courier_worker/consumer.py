@@ -23,9 +23,8 @@ Celery's own machinery for every good message.
 The consumer also leaves out Celery's ``DelayedDelivery`` step (switched on
 by quorum queues): it binds every task queue, by routing key, to a shared
 ``celery_delayed_delivery`` exchange, so a delayed message could reach the
-queues of other services bound to the same event type. Delays (retries,
-issue 4) go through this worker's own delay queues instead
-(``QueueSpec.delay_queue``).
+queues of other services bound to the same event type. Delays (retries)
+go through this worker's own delay queues instead (``QueueSpec.delay_queue``).
 """
 
 from __future__ import annotations
@@ -37,14 +36,15 @@ from celery import bootsteps, signals
 from celery.utils.log import get_logger
 from celery.worker.consumer import Consumer
 from kombu.message import Message
-from shared_contracts.topology import CORRELATION_ID_HEADER, WORKER_QUEUES, QueueSpec
+from shared_contracts import UndecodableMessage, UnknownEventType
+from shared_contracts.topology import CORRELATION_ID_HEADER
 from vine import promise
 
 from courier_worker.deadletter import DeadLetter, KombuDeadLetterPublisher
 from courier_worker.metrics import metrics
+from courier_worker.queues import QUEUES, QueueSpec
 from courier_worker.settings import get_settings
 from courier_worker.topology import DEAD_LETTER_QUEUES, delay_queues, spec_for
-from shared_contracts import UndecodableMessage, UnknownEventType
 
 log = structlog.get_logger(__name__)
 _celery_logger = get_logger(__name__)
@@ -150,7 +150,7 @@ class CourierConsumer(Consumer):
         tags = getattr(self.task_consumer, "_active_tags", {}) or {}
         by_tag = {tag: queue for queue, tag in tags.items()}
         queue = by_tag.get(delivery.get("consumer_tag"))
-        return spec_for(queue) or spec_for(delivery.get("routing_key")) or WORKER_QUEUES[0]
+        return spec_for(queue) or spec_for(delivery.get("routing_key")) or QUEUES[0]
 
 
 def _identity(message: Message) -> dict[str, Any]:

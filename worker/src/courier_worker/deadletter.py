@@ -16,14 +16,15 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from celery import Celery
+from shared_contracts import ContractError, WireMessage
 from shared_contracts.topology import (
     DEAD_LETTER_DETAIL_HEADER,
+    DEAD_LETTER_EXCHANGE,
     DEAD_LETTER_REASON_HEADER,
-    QueueSpec,
 )
 
-from courier_worker.topology import dead_letter_exchange, dead_letter_queue
-from shared_contracts import ContractError
+from courier_worker.queues import QueueSpec
+from courier_worker.topology import dead_letter_queue
 
 #: The handler failed permanently (e.g. SMTP 5xx for a bad recipient): no retry can help.
 #: (Transient failures are retried; once exhausted their reason is ``retries-exhausted``.)
@@ -59,6 +60,27 @@ class DeadLetter:
             DEAD_LETTERED_AT_HEADER: datetime.now(UTC).isoformat(),
         }
 
+    def wire(self) -> WireMessage:
+        """The letter as published: to the dead-letter exchange, routed to its queue's letters.
+
+        It keeps the original's content type and encoding (or says it is
+        opaque bytes), ``correlation_id``, ``message_id`` and ``priority``.
+        """
+        kept = {
+            key: value
+            for key, value in self.properties.items()
+            if key in KEPT_PROPERTIES and value is not None
+        }
+        kept["content_type"] = kept.get("content_type") or "application/octet-stream"
+        kept["content_encoding"] = kept.get("content_encoding") or "binary"
+        return WireMessage.from_amqp(
+            exchange=DEAD_LETTER_EXCHANGE,
+            routing_key=self.source.dead_letter_queue,
+            body=self.body,
+            headers=self.publish_headers(),
+            properties=kept,
+        )
+
 
 class DeadLetterPublisher(Protocol):
     """Publishes dead letters; returns only once the broker has them."""
@@ -80,22 +102,16 @@ class KombuDeadLetterPublisher:
         self.app = app
 
     def publish(self, letter: DeadLetter) -> None:
-        properties = {k: v for k, v in letter.properties.items() if k in KEPT_PROPERTIES}
-        content_type = properties.pop("content_type", None) or "application/octet-stream"
-        content_encoding = properties.pop("content_encoding", None) or "binary"
+        wire = letter.wire()
         with self.app.producer_or_acquire() as producer:
             # With ``confirm_publish`` (broker_transport_options) publish() returns
             # only after the broker's ack and raises on a nack.
             producer.publish(
-                letter.body,
-                exchange=dead_letter_exchange,
-                routing_key=letter.source.dead_letter_queue,
-                headers=letter.publish_headers(),
-                content_type=content_type,
-                content_encoding=content_encoding,
-                delivery_mode=2,
+                wire.body,
+                exchange=wire.exchange,
+                routing_key=wire.routing_key,
                 declare=[dead_letter_queue(letter.source)],
                 retry=True,
                 retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
-                **{k: v for k, v in properties.items() if v is not None},
+                **wire.amqp_properties(),
             )

@@ -25,9 +25,9 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from shared_contracts import Envelope
 
 from courier_worker.store import HandledEvents
-from shared_contracts import Envelope
 
 log = structlog.get_logger(__name__)
 

@@ -9,11 +9,12 @@ from typing import Any
 
 from celery import Celery
 from kombu.message import Message
+from shared_contracts import WireMessage
 from shared_contracts.topology import DEAD_LETTER_DETAIL_HEADER, DEAD_LETTER_REASON_HEADER
 
 from courier_worker.deadletter import DEAD_LETTERED_AT_HEADER, SOURCE_QUEUE_HEADER
 from courier_worker.retry import BROKER_HEADERS, RETRIES_HEADER
-from courier_worker.topology import DEAD_LETTER_QUEUES, default_exchange
+from courier_worker.topology import DEAD_LETTER_QUEUES
 
 #: Headers dropped when a dead letter goes back to its queue (the broker's and ours).
 _DEAD_LETTER_HEADERS = BROKER_HEADERS | {
@@ -76,20 +77,43 @@ def requeue_dead_letters(
             }
             if RETRIES_HEADER in headers:
                 headers[RETRIES_HEADER] = 0  # another try gets a full retry budget
+            wire = _requeued(message, source, headers)
             producer.publish(
-                message.body,
-                exchange=default_exchange,
-                routing_key=source,
-                headers=headers,
-                content_type=message.content_type,
-                content_encoding=message.content_encoding,
-                delivery_mode=2,
+                wire.body,
+                exchange=wire.exchange,
+                routing_key=wire.routing_key,
                 retry=True,
+                **wire.amqp_properties(),
             )
             message.ack()  # only after the broker confirmed the copy
             write(json.dumps({**info, "requeued": True}, default=str))
             moved += 1
     return moved
+
+
+#: The properties of a dead letter that its requeued copy keeps.
+_KEPT_PROPERTIES = ("correlation_id", "message_id", "priority")
+
+
+def _requeued(message: Message, source: str, headers: dict[str, Any]) -> WireMessage:
+    """The dead letter as it goes back to ``source``, through the default exchange, persistent."""
+    properties = {
+        key: value
+        for key, value in (message.properties or {}).items()
+        if key in _KEPT_PROPERTIES and value is not None
+    }
+    body = message.body if isinstance(message.body, bytes) else (message.body or "").encode()
+    return WireMessage.from_amqp(
+        exchange="",
+        routing_key=source,
+        body=body,
+        headers=headers,
+        properties={
+            **properties,
+            "content_type": message.content_type,
+            "content_encoding": message.content_encoding,
+        },
+    )
 
 
 @contextmanager

@@ -36,9 +36,10 @@ from typing import Any, Protocol
 
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
-from shared_contracts.topology import QueueSpec
+from shared_contracts import WireMessage
 from sqlalchemy import exc as sa_exc
 
+from courier_worker.queues import QueueSpec
 from courier_worker.topology import delay_queue
 
 #: The dead-letter reason once every retry has failed.
@@ -81,8 +82,14 @@ class TransientError(Exception):
     """Raise from a handler to ask for a retry (the failure is expected to pass)."""
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Whether ``exc`` is worth retrying: a dependency that may come back, not a bad event."""
+def is_transient(exc: BaseException, also: tuple[type[BaseException], ...] = ()) -> bool:
+    """Whether ``exc`` is worth retrying: a dependency that may come back, not a bad event.
+
+    ``also`` adds the exception types a handler declared transient for itself
+    (``@handles(..., transient=...)``) to the generic infrastructure errors below.
+    """
+    if also and isinstance(exc, also):
+        return True
     if isinstance(exc, TransientError | SoftTimeLimitExceeded):
         return True
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -134,6 +141,10 @@ class RetryPolicy:
         return retries >= self.max_retries
 
 
+#: Message properties a retry copy keeps.
+_KEPT_PROPERTIES = ("correlation_id", "message_id", "priority")
+
+
 @dataclass(frozen=True)
 class RetryMessage:
     """A copy of a delivered message, to be redelivered to ``source`` after ``delay_seconds``."""
@@ -144,15 +155,30 @@ class RetryMessage:
     headers: Mapping[str, Any]
     properties: Mapping[str, Any] = field(default_factory=dict)
 
+    def wire(self) -> WireMessage:
+        """The copy as published: to the delay queue, through the default exchange.
+
+        A JSON Celery task message again, persistent, with the original's
+        ``correlation_id``, ``message_id`` and ``priority``.
+        """
+        kept = {
+            key: value
+            for key, value in self.properties.items()
+            if key in _KEPT_PROPERTIES and value is not None
+        }
+        return WireMessage.from_amqp(
+            exchange="",
+            routing_key=self.source.delay_queue(self.delay_seconds),
+            body=self.body,
+            headers=self.headers,
+            properties=kept,
+        )
+
 
 class RetryPublisher(Protocol):
     """Publishes a retry copy; returns only once the broker has confirmed it."""
 
     def publish(self, message: RetryMessage) -> None: ...
-
-
-#: Message properties a retry copy keeps.
-_KEPT_PROPERTIES = ("correlation_id", "message_id", "priority")
 
 
 class KombuRetryPublisher:
@@ -163,26 +189,18 @@ class KombuRetryPublisher:
 
     def publish(self, message: RetryMessage) -> None:
         queue = delay_queue(message.source, message.delay_seconds)
-        properties = {
-            key: value
-            for key, value in message.properties.items()
-            if key in _KEPT_PROPERTIES and value is not None
-        }
+        wire = message.wire()
         with self.app.producer_or_acquire() as producer:
             # With ``confirm_publish`` publish() returns only after the broker's
             # ack and raises on a nack; ``mandatory`` makes a missing delay queue
             # an error rather than a silent drop.
             producer.publish(
-                message.body,
-                exchange="",
-                routing_key=queue.name,
-                headers=dict(message.headers),
-                content_type="application/json",
-                content_encoding="utf-8",
-                delivery_mode=2,
+                wire.body,
+                exchange=wire.exchange,
+                routing_key=wire.routing_key,
                 mandatory=True,
                 declare=[queue],
                 retry=True,
                 retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
-                **properties,
+                **wire.amqp_properties(),
             )

@@ -1,9 +1,10 @@
 """Celery tasks: thin adapters from a delivered message to a handler, one per event type.
 
-Each task is registered under its event type (the message's task name),
-validates the envelope with ``shared_contracts``, and runs the routed handler
-through the idempotency guard. A message that breaks the contracts is
-dead-lettered with its reason and acknowledged: retrying cannot fix it.
+One task is registered per declared handler (``handlers.registry``), under
+its event type (the message's task name). It validates the envelope with
+``shared_contracts`` and runs the declared handler through the idempotency
+guard. A message that breaks the contracts is dead-lettered with its reason
+and acknowledged: retrying cannot fix it.
 
 A transient handler failure is retried through this worker's own delay
 queues (``retry.py``, ``_on_handler_error``), never with Celery's
@@ -14,21 +15,30 @@ each retry would reach the other services too.
 
 from __future__ import annotations
 
-import json
 import time
 from functools import partial
 from typing import Any
 
 import structlog
 from celery import Celery, Task
-from shared_contracts.codec import check_headers
-from shared_contracts.topology import CORRELATION_ID_HEADER, WORKER_CRITICAL, QueueSpec
+from shared_contracts import (
+    PROTOCOL_HEADERS,
+    ContractError,
+    Envelope,
+    SchemaViolation,
+    UnknownEventType,
+    parse_envelope,
+    task_body,
+)
+from shared_contracts.codec import CONTENT_ENCODING, CONTENT_TYPE, check_headers
+from shared_contracts.topology import CORRELATION_ID_HEADER
 
 from courier_worker.bootstrap import Container, get_container
 from courier_worker.deadletter import DeadLetter, classify
-from courier_worker.handlers import HANDLERS
+from courier_worker.handlers import HANDLERS, declaration_for, declarations
 from courier_worker.idempotency import Outcome
 from courier_worker.metrics import metrics
+from courier_worker.queues import CRITICAL, QueueSpec
 from courier_worker.retry import (
     BROKER_HEADERS,
     RETRIES_EXHAUSTED,
@@ -37,7 +47,6 @@ from courier_worker.retry import (
     is_transient,
 )
 from courier_worker.topology import spec_for
-from shared_contracts import ContractError, Envelope, SchemaViolation, parse_envelope
 
 log = structlog.get_logger(__name__)
 
@@ -45,32 +54,16 @@ log = structlog.get_logger(__name__)
 #: message was rejected (the broker dead-letters it, reason in ``x-death``).
 REJECTED = "rejected"
 
-#: The Celery protocol v2 headers a dead letter keeps (besides any ``x-`` header).
-_PROTOCOL_HEADERS = (
-    "lang",
-    "task",
-    "id",
-    "shadow",
-    "eta",
-    "expires",
-    "group",
-    "group_index",
-    "retries",
-    "timelimit",
-    "root_id",
-    "parent_id",
-    "argsrepr",
-    "kwargsrepr",
-    "origin",
-    "ignore_result",
-)
-
 
 def register_tasks(app: Celery) -> None:
-    """Register one task per handled event type, named after it."""
-    for event_type in HANDLERS:
+    """Register one task per declared handler, named after its event type.
+
+    Idempotent: an event type that already has its task keeps it (Celery
+    registers a name once), so this may run again after more declarations.
+    """
+    for declaration in declarations():
         app.task(
-            name=event_type,
+            name=declaration.event_type,
             bind=True,
             shared=False,
             acks_late=True,
@@ -142,6 +135,9 @@ def _validate(
         raise SchemaViolation("task kwargs carry no 'event'")
     envelope = parse_envelope(event)
     check_headers(envelope, {"task": task.name, "id": task.request.id})
+    if envelope.event_type not in HANDLERS:
+        # A task left registered after its declaration was withdrawn (tests).
+        raise UnknownEventType(f"this worker has no handler for {envelope.event_type!r}")
     return envelope
 
 
@@ -161,7 +157,8 @@ def _on_handler_error(
     """
     retries = task.request.retries or 0
     policy = container.retry_policy
-    if not is_transient(exc):
+    declaration = declaration_for(task.name)
+    if not is_transient(exc, declaration.transient if declaration else ()):
         log.error("event.failed", transient=False, retries=retries, exc_info=exc)
         _dead_letter(task, container, exc, args, kwargs)
         return Outcome.DEAD_LETTERED
@@ -231,7 +228,7 @@ def _message_from_request(
     """
     request = task.request
     fields = vars(request)
-    headers = {key: fields[key] for key in _PROTOCOL_HEADERS if key in fields}
+    headers = {key: fields[key] for key in PROTOCOL_HEADERS if key in fields}
     headers.update({key: value for key, value in fields.items() if key.startswith("x-")})
     embed = {
         "callbacks": request.callbacks,
@@ -239,9 +236,9 @@ def _message_from_request(
         "chain": request.chain,
         "chord": request.chord,
     }
-    body = json.dumps([list(args), kwargs, embed], separators=(",", ":")).encode()
+    body = task_body(args, kwargs, embed)
     properties = dict(fields.get("properties") or {})
-    properties.update(content_type="application/json", content_encoding="utf-8")
+    properties.update(content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING)
     delivery = request.delivery_info or {}
-    source = spec_for(delivery.get("routing_key")) or spec_for(task.name) or WORKER_CRITICAL
+    source = spec_for(delivery.get("routing_key")) or spec_for(task.name) or CRITICAL
     return body, headers, properties, source

@@ -1,7 +1,8 @@
-"""The worker's queues on the broker, built from ``shared_contracts.topology``.
+"""The worker's queues on the broker, built from ``queues.py`` and the handler declarations.
 
-Every queue is a durable quorum queue bound to ``courier.events`` by its
-routing keys, with a dead-letter exchange: whatever the broker itself
+Every queue is a durable quorum queue bound to ``courier.events`` by the
+event types of the handlers declared on it (``queues.routing_keys``), with a
+dead-letter exchange: whatever the broker itself
 dead-letters (a rejected message, one redelivered more than
 ``DELIVERY_LIMIT`` times) lands in that queue's own dead-letter queue.
 Each consuming queue also has delay queues (``delay_queue``), one per retry
@@ -12,6 +13,10 @@ consuming queue (``retry.py``).
 Changing an argument here changes the queue's identity on the broker: an
 existing queue declared with other arguments makes the worker fail to start
 (``PRECONDITION_FAILED``), so the broker definitions in ``infra/`` must match.
+
+The consuming queues are built by a function, ``consuming_queues()``, each
+time they are needed, so that they reflect every declaration made so far
+(a test's or a benchmark's too), not those made when this module was imported.
 """
 
 from __future__ import annotations
@@ -19,13 +24,12 @@ from __future__ import annotations
 from typing import Any
 
 from kombu import Exchange, Queue, binding
-from shared_contracts.topology import (
-    DEAD_LETTER_EXCHANGE,
-    EVENTS_EXCHANGE,
-    EVENTS_EXCHANGE_TYPE,
-    WORKER_QUEUES,
-    QueueSpec,
-)
+from shared_contracts.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, EVENTS_EXCHANGE_TYPE
+
+# Imported for its effect: every handler module is imported and declared, so
+# the bindings read below (``routing_keys``) are complete.
+import courier_worker.handlers  # noqa: F401
+from courier_worker.queues import QUEUES, QueueSpec, routing_keys
 
 #: A message redelivered this many times (e.g. it keeps killing its worker) is dead-lettered.
 DELIVERY_LIMIT = 20
@@ -47,17 +51,25 @@ def queue_arguments(spec: QueueSpec) -> dict[str, Any]:
 
 
 def consuming_queue(spec: QueueSpec) -> Queue:
-    """The queue Celery consumes for ``spec``, bound once per routing key."""
+    """The queue Celery consumes for ``spec``, bound once per declared event type."""
+    keys = routing_keys(spec)
+    if not keys:
+        raise ValueError(f"no handler is declared on {spec.name!r}: nothing to bind it to")
     # kombu drops ``exchange`` when ``bindings`` are given, and Celery then fills
     # in its default exchange: ``task_default_exchange`` is ``courier.events``
     # for that reason, so the extra main binding is one of the routing keys.
     return Queue(
         spec.name,
-        routing_key=spec.routing_keys[0],
-        bindings=[binding(events_exchange, routing_key=key) for key in spec.routing_keys],
+        routing_key=keys[0],
+        bindings=[binding(events_exchange, routing_key=key) for key in keys],
         durable=True,
         queue_arguments=queue_arguments(spec),
     )
+
+
+def consuming_queues() -> tuple[Queue, ...]:
+    """The queues Celery consumes: each of ``QUEUES`` that a handler is declared on."""
+    return tuple(consuming_queue(spec) for spec in QUEUES if routing_keys(spec))
 
 
 def dead_letter_queue(spec: QueueSpec) -> Queue:
@@ -71,8 +83,8 @@ def dead_letter_queue(spec: QueueSpec) -> Queue:
     )
 
 
-CONSUMING_QUEUES: tuple[Queue, ...] = tuple(consuming_queue(spec) for spec in WORKER_QUEUES)
-DEAD_LETTER_QUEUES: tuple[Queue, ...] = tuple(dead_letter_queue(spec) for spec in WORKER_QUEUES)
+#: Every queue's dead-letter queue (whether or not a handler is declared on it now).
+DEAD_LETTER_QUEUES: tuple[Queue, ...] = tuple(dead_letter_queue(spec) for spec in QUEUES)
 
 
 def delay_queue(spec: QueueSpec, seconds: int) -> Queue:
@@ -100,12 +112,12 @@ def delay_queue_arguments(spec: QueueSpec, seconds: int) -> dict[str, Any]:
 
 def delay_queues(tiers: tuple[int, ...]) -> tuple[Queue, ...]:
     """Every delay queue of every consuming queue (one per retry tier)."""
-    return tuple(delay_queue(spec, seconds) for spec in WORKER_QUEUES for seconds in tiers)
+    return tuple(delay_queue(spec, seconds) for spec in QUEUES for seconds in tiers)
 
 
 def spec_for(routing_key_or_queue: str | None) -> QueueSpec | None:
     """The worker queue a message came from, by its routing key or the queue's own name."""
-    for spec in WORKER_QUEUES:
-        if routing_key_or_queue == spec.name or routing_key_or_queue in spec.routing_keys:
+    for spec in QUEUES:
+        if routing_key_or_queue == spec.name or routing_key_or_queue in routing_keys(spec):
             return spec
     return None

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -22,9 +23,9 @@ from typing import Any, TypeVar
 
 import pika
 from aiosmtpd.controller import Controller
-from shared_contracts.topology import DEAD_LETTER_REASON_HEADER, WORKER_QUEUES
-
+from courier_worker.queues import QUEUES
 from shared_contracts import WireMessage
+from shared_contracts.topology import DEAD_LETTER_REASON_HEADER
 
 T = TypeVar("T")
 WORKER_DIR = Path(__file__).resolve().parents[2]
@@ -62,19 +63,15 @@ class Broker:
         body: bytes | None = None,
         headers: Mapping[str, Any] | None = None,
     ) -> None:
-        properties = pika.BasicProperties(
-            headers=dict(wire.headers if headers is None else headers),
-            content_type=wire.content_type,
-            content_encoding=wire.content_encoding,
-            delivery_mode=wire.delivery_mode,
-            correlation_id=wire.correlation_id,
-            message_id=wire.message_id,
-        )
+        if body is not None:
+            wire = replace(wire, body=body)
+        if headers is not None:
+            wire = replace(wire, headers=headers)
         self.channel.basic_publish(
             wire.exchange,
             wire.routing_key,
-            wire.body if body is None else body,
-            properties,
+            wire.body,
+            pika.BasicProperties(**wire.amqp_properties()),
             mandatory=True,
         )
 
@@ -159,7 +156,7 @@ class Worker:
             if self.process.poll() is not None:
                 raise AssertionError(f"worker exited; log:\n{self.log()[-4000:]}")
             try:
-                return all(broker.consumers(spec.name) > 0 for spec in WORKER_QUEUES)
+                return all(broker.consumers(spec.name) > 0 for spec in QUEUES)
             except pika.exceptions.ChannelClosedByBroker:  # queue not declared yet
                 broker.channel = broker.connection.channel()
                 return False

@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 import pika
-
-from shared_contracts import WORKER_QUEUES, UserRegistered, encode, new_envelope
+from courier_worker.handlers import declaration_for
+from courier_worker.queues import QUEUES
+from shared_contracts import UserRegistered, encode, new_envelope
 
 
 def test_declared_queues_receive_events_with_no_worker_running(amqp_url: str) -> None:
@@ -34,12 +35,14 @@ def test_declared_queues_receive_events_with_no_worker_running(amqp_url: str) ->
             wire.exchange,
             wire.routing_key,
             wire.body,
-            pika.BasicProperties(headers=dict(wire.headers), delivery_mode=2),
+            pika.BasicProperties(**wire.amqp_properties()),
             mandatory=True,
         )
-        for spec in WORKER_QUEUES:
+        declaration = declaration_for(wire.routing_key)
+        assert declaration is not None
+        for spec in QUEUES:
             declared = channel.queue_declare(spec.name, passive=True)
-            expected = 1 if wire.routing_key in spec.routing_keys else 0
+            expected = 1 if spec == declaration.queue else 0
             assert declared.method.message_count == expected, spec.name
             channel.queue_purge(spec.name)
     finally:

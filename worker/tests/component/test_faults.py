@@ -17,14 +17,14 @@ from typing import Any
 import pika
 import pytest
 from celery import Celery
+from courier_worker.queues import CRITICAL
+from shared_contracts import ProbeSent, UserRegistered, encode, new_envelope
 from shared_contracts.topology import (
     DEAD_LETTER_DETAIL_HEADER,
     DEAD_LETTER_REASON_HEADER,
     EVENTS_EXCHANGE,
-    WORKER_CRITICAL,
 )
 
-from shared_contracts import ProbeSent, UserRegistered, encode, new_envelope
 from tests.component.helpers import (
     Broker,
     SmtpSink,
@@ -119,7 +119,7 @@ def test_smtp_refusing_retries_on_the_own_queue_only(
     retries = worker.events("event.retry_scheduled", envelope.event_id)
     assert [line["retry"] for line in retries] == [1, 2, 3]
     assert all(line["correlation_id"] == envelope.correlation_id for line in retries)
-    assert all(line["delay_queue"].startswith(f"{WORKER_CRITICAL.name}.delay.") for line in retries)
+    assert all(line["delay_queue"].startswith(f"{CRITICAL.name}.delay.") for line in retries)
     [handled] = worker.events("event.handled", envelope.event_id)
     assert handled["retries"] == 3
     assert handled["correlation_id"] == envelope.correlation_id
@@ -156,7 +156,7 @@ def test_retries_exhausted_are_dead_lettered(
     envelope = registration("always451-")
     broker.publish(encode(envelope))
     headers, _body = wait_for(
-        lambda: broker.dead_letter(WORKER_CRITICAL.dead_letter_queue, str(envelope.event_id)),
+        lambda: broker.dead_letter(CRITICAL.dead_letter_queue, str(envelope.event_id)),
         timeout=40,
         what="the exhausted event in the dead-letter queue",
     )
@@ -176,7 +176,7 @@ def test_permanent_refusal_is_dead_lettered_without_retry(
     envelope = registration("reject-")
     broker.publish(encode(envelope))
     headers, _body = wait_for(
-        lambda: broker.dead_letter(WORKER_CRITICAL.dead_letter_queue, str(envelope.event_id)),
+        lambda: broker.dead_letter(CRITICAL.dead_letter_queue, str(envelope.event_id)),
         what="the rejected event in the dead-letter queue",
     )
     assert headers[DEAD_LETTER_REASON_HEADER] == "handler-failed"
@@ -237,7 +237,7 @@ def test_metrics_are_served_for_the_whole_pool(
         broker.publish(encode(envelope))
     wait_for(lambda: faulty_sink.to(message_id(retried)), what="the retried email")
     wait_for(
-        lambda: broker.dead_letter(WORKER_CRITICAL.dead_letter_queue, str(rejected.event_id)),
+        lambda: broker.dead_letter(CRITICAL.dead_letter_queue, str(rejected.event_id)),
         what="the rejected event",
     )
 

@@ -8,13 +8,10 @@ from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
-from shared_contracts.topology import (
-    DEAD_LETTER_DETAIL_HEADER,
-    DEAD_LETTER_REASON_HEADER,
-    WORKER_CRITICAL,
-)
-
+from courier_worker.queues import CRITICAL
 from shared_contracts import UserRegistered, encode, new_envelope
+from shared_contracts.topology import DEAD_LETTER_DETAIL_HEADER, DEAD_LETTER_REASON_HEADER
+
 from tests.component.helpers import Broker, Worker, wait_for
 
 pytestmark = [pytest.mark.component, pytest.mark.timeout(120)]
@@ -109,12 +106,12 @@ def test_poison_is_dead_lettered_and_consumption_goes_on(
     broker.publish(encode(good))
 
     headers, body = wait_for(
-        lambda: broker.dead_letter(WORKER_CRITICAL.dead_letter_queue, str(bad.event_id)),
+        lambda: broker.dead_letter(CRITICAL.dead_letter_queue, str(bad.event_id)),
         what=f"a {reason} dead letter",
     )
     assert headers[DEAD_LETTER_REASON_HEADER] == reason
     assert headers[DEAD_LETTER_DETAIL_HEADER]
-    assert headers["x-courier-dead-letter-queue"] == WORKER_CRITICAL.name
+    assert headers["x-courier-dead-letter-queue"] == CRITICAL.name
     if reason in {"undecodable", "unknown-event-type"}:  # refused in the consumer: byte-exact
         assert body == poison(bad_wire).get("body", bad_wire.body)
     wait_for(lambda: eml_for(file_worker, good.event_id), what="the good message's .eml")
@@ -171,7 +168,7 @@ def test_operator_lists_and_requeues_dead_letters(file_worker: Worker, broker: B
         what="the dead letter in the list",
     )
     assert listed[0]["reason"] == "unknown-event-type"
-    assert listed[0]["source"] == WORKER_CRITICAL.name
+    assert listed[0]["source"] == CRITICAL.name
     assert listed == [row for row in cli("list") if row["id"] == str(bad.event_id)]  # kept
 
     [moved] = cli("requeue", str(bad.event_id))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
 from shared_contracts import UserRegistered, encode, new_envelope
+
 from tests.component.helpers import Broker, SmtpSink, Worker, wait_for
 
 pytestmark = [pytest.mark.component, pytest.mark.timeout(120)]

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from courier_worker import bootstrap
 from courier_worker.settings import get_settings
-
 from shared_contracts import Envelope, UserRegistered, new_envelope
 
 _ENV = (

@@ -5,13 +5,9 @@ from typing import Any
 
 import pytest
 from courier_worker.deadletter import HANDLER_FAILED, DeadLetter, classify
-from shared_contracts.topology import (
-    DEAD_LETTER_DETAIL_HEADER,
-    DEAD_LETTER_REASON_HEADER,
-    WORKER_CRITICAL,
-)
-
+from courier_worker.queues import CRITICAL
 from shared_contracts import ContractError, Envelope, UserRegistered, decode, encode
+from shared_contracts.topology import DEAD_LETTER_DETAIL_HEADER, DEAD_LETTER_REASON_HEADER
 
 
 def _event(envelope: Envelope[UserRegistered]) -> dict[str, Any]:
@@ -57,7 +53,7 @@ def test_other_errors_are_handler_failures() -> None:
 def test_dead_letter_headers(registration: Envelope[UserRegistered]) -> None:
     wire = encode(registration)
     letter = DeadLetter(
-        source=WORKER_CRITICAL,
+        source=CRITICAL,
         body=wire.body,
         reason="schema-violation",
         detail="x" * 5000,

@@ -5,12 +5,13 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from courier_worker.handlers import Dependencies, send_welcome_email
+from courier_worker.handlers import Dependencies
+from courier_worker.handlers.users import send_welcome_email
 from courier_worker.idempotency import IdempotencyGuard, Outcome
 from courier_worker.store import SqlHandledEvents, make_engine
+from shared_contracts import Envelope, UserRegistered
 from sqlalchemy import event
 
-from shared_contracts import Envelope, UserRegistered
 from tests.fakes import FailingMailer, FakeHandledEvents, FakeMailer
 
 

@@ -13,8 +13,8 @@ import structlog
 from courier_worker import bootstrap
 from courier_worker.celery_app import app
 from courier_worker.logs import configure_logging
-
 from shared_contracts import Envelope, UserRegistered
+
 from tests.fakes import SmtpRefusingMailer
 from tests.unit.test_tasks import Fakes
 

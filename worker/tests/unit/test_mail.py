@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from courier_worker.handlers.users import welcome_email
 from courier_worker.mail import FileMailer
-
 from shared_contracts import Envelope, UserRegistered
 
 

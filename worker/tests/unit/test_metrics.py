@@ -82,7 +82,6 @@ def test_every_dead_letter_reason_is_known() -> None:
     from courier_worker.deadletter import HANDLER_FAILED
     from courier_worker.retry import RETRIES_EXHAUSTED
     from courier_worker.tasks import REJECTED
-
     from shared_contracts import ContractError
 
     reasons = {HANDLER_FAILED, RETRIES_EXHAUSTED, REJECTED}

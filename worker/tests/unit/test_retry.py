@@ -11,10 +11,10 @@ import sqlite3
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from courier_worker.bootstrap import retry_policy
+from courier_worker.queues import CRITICAL
 from courier_worker.retry import RetryPolicy, TransientError, is_transient
 from courier_worker.settings import Settings
 from courier_worker.topology import delay_queue, delay_queues
-from shared_contracts.topology import WORKER_CRITICAL
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 
@@ -99,7 +99,7 @@ def test_permanent(exc: BaseException) -> None:
 
 
 def test_delay_queues_lead_back_to_their_work_queue() -> None:
-    queue = delay_queue(WORKER_CRITICAL, 30)
+    queue = delay_queue(CRITICAL, 30)
     assert queue.name == "courier.worker.critical.delay.30s"
     assert queue.durable
     assert queue.queue_arguments == {

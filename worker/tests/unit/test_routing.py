@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from courier_worker.celery_app import app
 from courier_worker.handlers import HANDLERS
-from courier_worker.topology import CONSUMING_QUEUES, DEAD_LETTER_QUEUES, queue_arguments
+from courier_worker.queues import QUEUES, routing_keys
+from courier_worker.topology import DEAD_LETTER_QUEUES, consuming_queues, queue_arguments
+from shared_contracts import EVENT_TYPES
 from shared_contracts.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE
-
-from shared_contracts import EVENT_TYPES, WORKER_QUEUES
 
 
 def test_every_handler_is_a_contract_and_a_task() -> None:
@@ -17,21 +17,21 @@ def test_every_handler_is_a_contract_and_a_task() -> None:
 
 
 def test_every_bound_routing_key_has_a_handler() -> None:
-    bound = {key for spec in WORKER_QUEUES for key in spec.routing_keys}
+    bound = {key for spec in QUEUES for key in routing_keys(spec)}
     assert bound == set(HANDLERS)
 
 
 def test_queues_are_quorum_with_dead_lettering() -> None:
-    assert [q.name for q in CONSUMING_QUEUES] == [spec.name for spec in WORKER_QUEUES]
-    for queue, spec in zip(CONSUMING_QUEUES, WORKER_QUEUES, strict=True):
+    assert [q.name for q in consuming_queues()] == [spec.name for spec in QUEUES]
+    for queue, spec in zip(consuming_queues(), QUEUES, strict=True):
         assert queue.durable
         assert {b.exchange.name for b in queue.bindings} == {EVENTS_EXCHANGE}
         assert app.amqp.queues[queue.name].exchange.name == EVENTS_EXCHANGE
-        assert {b.routing_key for b in queue.bindings} == set(spec.routing_keys)
+        assert {b.routing_key for b in queue.bindings} == set(routing_keys(spec))
         assert queue.queue_arguments == queue_arguments(spec)
         assert queue.queue_arguments["x-queue-type"] == "quorum"
         assert queue.queue_arguments["x-dead-letter-exchange"] == DEAD_LETTER_EXCHANGE
-    for queue, spec in zip(DEAD_LETTER_QUEUES, WORKER_QUEUES, strict=True):
+    for queue, spec in zip(DEAD_LETTER_QUEUES, QUEUES, strict=True):
         assert queue.name == spec.dead_letter_queue == queue.routing_key
         assert queue.exchange.name == DEAD_LETTER_EXCHANGE
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from courier_worker.handlers import Dependencies
 from courier_worker.handlers.users import send_welcome_email, welcome_email
-
 from shared_contracts import Envelope, UserRegistered, new_envelope
+
 from tests.fakes import FakeMailer
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, ClassVar
 
 from pydantic import Field
-
 from shared_contracts.events.base import Event
 
 

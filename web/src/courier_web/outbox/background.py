@@ -22,6 +22,7 @@ from django.db import close_old_connections
 from courier_web.outbox.backoff import Backoff, CircuitBreaker
 from courier_web.outbox.broker import BrokerOptions, redact_url
 from courier_web.outbox.publisher import PikaPublisher, Publisher
+from courier_web.outbox.publishing import outbox_publish_ids
 
 log = structlog.get_logger(__name__)
 
@@ -124,8 +125,6 @@ class ThreadedDispatcher:
         return ids
 
     def _run(self) -> None:
-        from courier_web.outbox.services import outbox_publish_ids
-
         publisher = self._publisher_factory()
         try:
             while (ids := self._take_batch()) is not None:

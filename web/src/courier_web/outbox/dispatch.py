@@ -10,20 +10,34 @@
 * ``auto`` (the default): ``notify`` on PostgreSQL, else ``thread`` (SQLite,
   the laptop default, has no LISTEN/NOTIFY).
 
-The dispatcher in use is built lazily; tests install their own with
-``use_dispatcher``.
+The composition root, ``OutboxConfig.ready()``, builds the dispatcher once
+(``dispatcher_from_settings``; building one opens nothing) and keeps it on the
+app config; tests and benchmarks swap it with ``use_dispatcher``.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Protocol, cast
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
+
+from courier_web.outbox.background import ThreadedDispatcher
+
+__all__ = [
+    "MODES",
+    "Dispatcher",
+    "NullDispatcher",
+    "dispatch_after_commit",
+    "dispatch_mode",
+    "dispatcher_from_settings",
+    "get_dispatcher",
+    "use_dispatcher",
+]
 
 
 class Dispatcher(Protocol):
@@ -39,24 +53,20 @@ class NullDispatcher:
         return None
 
 
-_lock = threading.Lock()
-_dispatcher: Dispatcher | None = None
+class _Composed(Protocol):
+    """The outbox's app config, once ``ready()`` has built the dispatcher."""
 
-
-def get_dispatcher() -> Dispatcher:
-    global _dispatcher
-    if _dispatcher is None:
-        with _lock:
-            if _dispatcher is None:
-                _dispatcher = _from_settings()
-    return _dispatcher
+    dispatcher: Dispatcher
 
 
 MODES = ("auto", "notify", "thread", "off")
 
 
 def dispatch_mode() -> str:
-    """``OUTBOX_DISPATCH`` with ``auto`` resolved for the configured database."""
+    """``OUTBOX_DISPATCH`` with ``auto`` resolved for the configured database.
+
+    Reads the database backend's vendor only: no connection is opened.
+    """
     mode = str(settings.OUTBOX_DISPATCH).strip().lower()
     if mode not in MODES:
         raise ImproperlyConfigured(
@@ -72,24 +82,32 @@ def dispatch_mode() -> str:
     return mode
 
 
-def _from_settings() -> Dispatcher:
+def dispatcher_from_settings() -> Dispatcher:
+    """The dispatcher ``OUTBOX_DISPATCH`` asks for; nothing is connected or started yet."""
     if dispatch_mode() == "thread":
-        from courier_web.outbox.background import ThreadedDispatcher
-
-        return ThreadedDispatcher.from_settings()
+        return ThreadedDispatcher.from_settings()  # its thread starts on the first row
     return NullDispatcher()  # notify: the database tells the relay; off: the relay polls
+
+
+def _composed() -> _Composed:
+    return cast(_Composed, apps.get_app_config("outbox"))
+
+
+def get_dispatcher() -> Dispatcher:
+    """The dispatcher in use: the one ``OutboxConfig.ready()`` built, unless swapped."""
+    return _composed().dispatcher
 
 
 @contextmanager
 def use_dispatcher(dispatcher: Dispatcher) -> Iterator[Dispatcher]:
     """Install ``dispatcher`` inside the block (tests, benchmarks)."""
-    global _dispatcher
-    previous = _dispatcher
-    _dispatcher = dispatcher
+    config = _composed()
+    previous = config.dispatcher
+    config.dispatcher = dispatcher
     try:
         yield dispatcher
     finally:
-        _dispatcher = previous
+        config.dispatcher = previous
 
 
 def dispatch_after_commit(row_id: int) -> None:

@@ -1,6 +1,6 @@
 """Publishing encoded events with confirms; the outcome is a value, never an exception.
 
-``Publisher`` is the interface the outbox services use; ``PikaPublisher`` is the
+``Publisher`` is the interface ``publishing.py`` uses; ``PikaPublisher`` is the
 real one (it owns one pika ``BlockingConnection`` and so belongs to one thread),
 tests use a fake with the same methods.
 
@@ -250,15 +250,14 @@ class PikaPublisher:
 
 
 def _properties(message: WireMessage) -> pika.BasicProperties:
-    return pika.BasicProperties(
-        content_type=message.content_type,
-        content_encoding=message.content_encoding,
-        delivery_mode=_delivery_mode(message.delivery_mode),
-        correlation_id=message.correlation_id or None,
-        message_id=message.message_id or None,
-        headers=dict(message.headers),
-        **dict(message.properties),
-    )
+    """The codec's AMQP properties, as pika takes them."""
+    properties = message.amqp_properties()
+    # Only 2 means persistent to the broker; anything else is sent as transient.
+    properties["delivery_mode"] = _delivery_mode(properties["delivery_mode"])
+    # An empty id is no id: pika would send an empty property rather than none.
+    for name in ("correlation_id", "message_id"):
+        properties[name] = properties[name] or None
+    return pika.BasicProperties(**properties)
 
 
 def _wake() -> None:

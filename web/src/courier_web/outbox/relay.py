@@ -3,6 +3,13 @@
 It claims batches of pending rows older than a grace period, publishes them
 with confirms, backs off (exponentially, with jitter) while the broker is away,
 and logs once per state change rather than once per row.
+
+Each turn of the loop is one step: check the broker, then either publish the
+rows NOTIFY announced (claimed by id, between sweeps) or sweep the pending
+rows (``_sweep``). A sweep's next claim continues from where the previous one
+ended only after a full, clean batch (a backlog); anything else starts again
+from the top of the pending rows, so rows a resumed claim passed over are
+found.
 """
 
 from __future__ import annotations
@@ -10,17 +17,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
 
 from courier_web.outbox.backoff import Backoff
-from courier_web.outbox.claims import Position
 from courier_web.outbox.operations import outbox_prune
 from courier_web.outbox.publisher import Publisher
-from courier_web.outbox.services import BatchReport, outbox_publish_batch, outbox_publish_ids
+from courier_web.outbox.publishing import BatchReport, outbox_publish_batch, outbox_publish_ids
+from courier_web.outbox.relay_state import Drain, RelayConfig, RelayStats, Step
 from courier_web.outbox.wakeup import SleepWakeup, Wakeup
+
+__all__ = ["START_BROKER_HINT", "Relay", "RelayConfig", "RelayStats"]
 
 log = structlog.get_logger(__name__)
 
@@ -30,26 +38,6 @@ START_BROKER_HINT = (
     "pending rows are kept and published once it answers"
 )
 _PROGRESS_EVERY_S = 5.0
-
-
-@dataclass
-class RelayStats:
-    sent: int = 0
-    failed: int = 0
-    broker_errors: int = 0
-
-
-@dataclass(frozen=True)
-class RelayConfig:
-    batch_size: int
-    poll_interval: float
-    grace: float
-    #: Sent rows older than this are deleted; None keeps them forever.
-    retention: timedelta | None = None
-    #: Seconds between two prunes (each at most ``prune_batches`` batches).
-    prune_interval: float = 300.0
-    prune_batch_size: int = 1000
-    prune_batches: int = 10
 
 
 class Relay:
@@ -80,89 +68,88 @@ class Relay:
 
     def run(self, *, once: bool = False) -> RelayStats:
         """Loop until ``stop`` is set; with ``once``, until nothing is left or the broker fails."""
-        log.info(
-            "outbox.relay_started",
-            broker=self.broker,
-            once=once,
-            batch_size=self.config.batch_size,
-            poll_interval=self.config.poll_interval,
-            grace=self.config.grace,
-            retention_h=(
-                self.config.retention.total_seconds() / 3600 if self.config.retention else None
-            ),
-        )
-        position: Position | None = None
-        #: Row ids announced by NOTIFY, claimed by id (an index lookup): the full
-        #: sweep below walks the pending index, past entries of rows already sent
-        #: until vacuum, so it runs once per poll interval, not once per commit.
-        notified: list[int] = []
-        next_sweep = self.clock()
-        backlog_started: float | None = None
-        backlog_sent = 0
-        last_progress = self.clock()
+        self._log_started(once)
+        drain = Drain(next_sweep=self.clock(), last_progress=self.clock())
         try:
             while not self.stop.is_set():
                 self._maybe_prune()
-                # Cheap when connected; tells a dead broker apart even with no rows.
-                if (error := self.publisher.connect()) is not None:
-                    self._broker_failed(error)
-                    if once:
-                        break
-                    self.stop.wait(self.backoff.next_delay())
-                    continue
-                if notified and self.clock() < next_sweep:
-                    size = self.config.batch_size
-                    ids, notified = notified[:size], notified[size:]
-                    if self._account(outbox_publish_ids(ids=ids, publisher=self.publisher)):
-                        notified = []  # still pending: the next sweep takes them
-                        self.stop.wait(self.backoff.next_delay())
-                        continue
-                    if not notified:
-                        notified = self._idle(max(0.0, next_sweep - self.clock()))
-                    continue
-                resumed = position is not None
-                report = outbox_publish_batch(
-                    publisher=self.publisher,
-                    limit=self.config.batch_size,
-                    min_age=timedelta(seconds=self.config.grace),
-                    after=position,
-                )
-                full = report.claimed >= self.config.batch_size and report.error is None
-                # Only a full, clean batch continues from where it ended; anything
-                # else starts the next claim from the top of the pending rows.
-                position = report.last if full else None
-                if self._account(report):
-                    if once:
-                        break
-                    self.stop.wait(self.backoff.next_delay())
-                    continue
-                if resumed and not full:
-                    continue  # once more from the top: rows a resumed claim passed over
-                if full:
-                    # A backlog: keep going without sleeping, say how it goes.
-                    if backlog_started is None:
-                        backlog_started, backlog_sent = self.clock(), 0
-                    backlog_sent += report.sent
-                    if self.clock() - last_progress >= _PROGRESS_EVERY_S:
-                        last_progress = self.clock()
-                        log.info("outbox.relay_progress", sent=backlog_sent)
-                    continue
-                if backlog_started is not None:
-                    log.info(
-                        "outbox.backlog_drained",
-                        sent=backlog_sent + report.sent,
-                        seconds=round(self.clock() - backlog_started, 2),
-                    )
-                    backlog_started = None
-                if once:
+                step = self._step(drain, once=once)
+                if step is Step.STOP:
                     break
-                next_sweep = self.clock() + self.config.poll_interval
-                notified = self._idle(self.config.poll_interval)
+                if step is Step.BACK_OFF:
+                    self.stop.wait(self.backoff.next_delay())
         finally:
             self.wakeup.close()
             self.publisher.close()
             log.info("outbox.relay_stopped", **vars(self.stats))
         return self.stats
+
+    def _step(self, drain: Drain, *, once: bool) -> Step:
+        # Cheap when connected; tells a dead broker apart even with no rows.
+        if (error := self.publisher.connect()) is not None:
+            self._broker_failed(error)
+            return Step.STOP if once else Step.BACK_OFF
+        if drain.notified and self.clock() < drain.next_sweep:
+            return self._publish_notified(drain)
+        return self._sweep(drain, once=once)
+
+    def _publish_notified(self, drain: Drain) -> Step:
+        """Claim the next batch of announced rows by id; wait for more until the sweep is due."""
+        size = self.config.batch_size
+        ids, drain.notified = drain.notified[:size], drain.notified[size:]
+        if self._account(outbox_publish_ids(ids=ids, publisher=self.publisher)):
+            drain.notified = []  # still pending: the next sweep takes them
+            return Step.BACK_OFF
+        if not drain.notified:
+            drain.notified = self._idle(max(0.0, drain.next_sweep - self.clock()))
+        return Step.GO_ON
+
+    def _sweep(self, drain: Drain, *, once: bool) -> Step:
+        """Claim the oldest pending rows; go on through a backlog, else idle until the next."""
+        resumed = drain.position is not None
+        report = outbox_publish_batch(
+            publisher=self.publisher,
+            limit=self.config.batch_size,
+            min_age=timedelta(seconds=self.config.grace),
+            after=drain.position,
+        )
+        full = report.claimed >= self.config.batch_size and report.error is None
+        # Only a full, clean batch continues from where it ended; anything
+        # else starts the next claim from the top of the pending rows.
+        drain.position = report.last if full else None
+        if self._account(report):
+            return Step.STOP if once else Step.BACK_OFF
+        if resumed and not full:
+            return Step.GO_ON  # once more from the top: rows a resumed claim passed over
+        if full:
+            self._backlog_goes_on(drain, report)  # keep going without sleeping
+            return Step.GO_ON
+        self._backlog_drained(drain, report)
+        if once:
+            return Step.STOP
+        drain.next_sweep = self.clock() + self.config.poll_interval
+        drain.notified = self._idle(self.config.poll_interval)
+        return Step.GO_ON
+
+    def _backlog_goes_on(self, drain: Drain, report: BatchReport) -> None:
+        """A full batch: count it, and say how the backlog goes every few seconds."""
+        if drain.backlog_started is None:
+            drain.backlog_started, drain.backlog_sent = self.clock(), 0
+        drain.backlog_sent += report.sent
+        if self.clock() - drain.last_progress >= _PROGRESS_EVERY_S:
+            drain.last_progress = self.clock()
+            log.info("outbox.relay_progress", sent=drain.backlog_sent)
+
+    def _backlog_drained(self, drain: Drain, report: BatchReport) -> None:
+        """A short batch after a backlog: say what it came to."""
+        if drain.backlog_started is None:
+            return
+        log.info(
+            "outbox.backlog_drained",
+            sent=drain.backlog_sent + report.sent,
+            seconds=round(self.clock() - drain.backlog_started, 2),
+        )
+        drain.backlog_started = None
 
     def _account(self, report: BatchReport) -> bool:
         """Count a batch's outcome; True when the broker did not take it (then back off)."""
@@ -173,10 +160,6 @@ class Relay:
             return True
         self._broker_back()
         return False
-
-    def _broker_failed(self, error: str) -> None:
-        self.stats.broker_errors += 1
-        self._broker_lost(error)
 
     def _idle(self, timeout: float) -> list[int]:
         """Wait for notified rows, at most ``timeout`` seconds (until the next sweep)."""
@@ -198,7 +181,21 @@ class Relay:
         except Exception:  # a failed prune must not stop publishing
             log.exception("outbox.prune_failed")
 
-    def _broker_lost(self, error: str) -> None:
+    def _log_started(self, once: bool) -> None:
+        retention = self.config.retention
+        log.info(
+            "outbox.relay_started",
+            broker=self.broker,
+            once=once,
+            batch_size=self.config.batch_size,
+            poll_interval=self.config.poll_interval,
+            grace=self.config.grace,
+            retention_h=retention.total_seconds() / 3600 if retention else None,
+        )
+
+    def _broker_failed(self, error: str) -> None:
+        """Count a broker failure; log it once per state change."""
+        self.stats.broker_errors += 1
         if self._broker_up is None:
             log.error(
                 "outbox.broker_unreachable",

@@ -1,4 +1,4 @@
-"""Writes to user accounts. Events follow from the model changes (see signals.py)."""
+"""Writes to user accounts. Events follow from the model changes (see events.py)."""
 
 from __future__ import annotations
 

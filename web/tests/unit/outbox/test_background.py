@@ -10,7 +10,7 @@ from shared_contracts import ProbeSent
 from courier_web.outbox.background import ThreadedDispatcher
 from courier_web.outbox.backoff import Backoff, CircuitBreaker
 from courier_web.outbox.models import OutboxMessage, OutboxStatus
-from courier_web.outbox.services import outbox_enqueue
+from courier_web.outbox.writing import outbox_enqueue
 from tests.fakes import FakePublisher
 
 # The publisher thread has its own database connection: rows must be committed.

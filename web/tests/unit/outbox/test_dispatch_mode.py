@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
-from courier_web.outbox.dispatch import NullDispatcher, _from_settings, dispatch_mode
+from courier_web.outbox.background import ThreadedDispatcher
+from courier_web.outbox.dispatch import (
+    NullDispatcher,
+    dispatch_mode,
+    dispatcher_from_settings,
+    get_dispatcher,
+    use_dispatcher,
+)
 
 
 def test_auto_is_the_in_process_thread_where_there_is_no_listen_notify(settings: Any) -> None:
@@ -37,4 +45,24 @@ def test_an_unknown_mode_names_the_choices(settings: Any) -> None:
 
 def test_off_publishes_nothing_in_process(settings: Any) -> None:
     settings.OUTBOX_DISPATCH = "off"
-    assert isinstance(_from_settings(), NullDispatcher)
+    assert isinstance(dispatcher_from_settings(), NullDispatcher)
+
+
+def test_thread_builds_a_publisher_that_has_not_started(settings: Any) -> None:
+    settings.OUTBOX_DISPATCH = "thread"
+    dispatcher = dispatcher_from_settings()
+    assert isinstance(dispatcher, ThreadedDispatcher)
+    assert dispatcher._thread is None  # no thread, no connection until the first row
+
+
+def test_the_app_config_holds_the_dispatcher_built_at_start_up() -> None:
+    built = apps.get_app_config("outbox").dispatcher  # type: ignore[attr-defined]
+    assert isinstance(built, NullDispatcher)  # the test settings say "off"
+    assert get_dispatcher() is built
+
+
+def test_use_dispatcher_swaps_it_for_the_block_only() -> None:
+    built, swapped = get_dispatcher(), NullDispatcher()
+    with use_dispatcher(swapped):
+        assert get_dispatcher() is swapped
+    assert get_dispatcher() is built

@@ -9,7 +9,8 @@ from shared_contracts import ProbeSent
 
 from courier_web.outbox import failpoints
 from courier_web.outbox.models import OutboxMessage, OutboxStatus
-from courier_web.outbox.services import outbox_enqueue, outbox_publish_batch
+from courier_web.outbox.publishing import outbox_publish_batch
+from courier_web.outbox.writing import outbox_enqueue
 from tests.fakes import FakePublisher
 
 pytestmark = pytest.mark.django_db

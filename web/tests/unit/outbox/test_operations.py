@@ -18,7 +18,7 @@ from courier_web.outbox.backoff import Backoff
 from courier_web.outbox.models import OutboxMessage, OutboxStatus
 from courier_web.outbox.operations import outbox_prune
 from courier_web.outbox.relay import Relay, RelayConfig
-from courier_web.outbox.services import outbox_enqueue
+from courier_web.outbox.writing import outbox_enqueue
 from tests.conftest import CapturedLogs
 from tests.fakes import FakePublisher
 

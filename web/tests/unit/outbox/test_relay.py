@@ -9,7 +9,7 @@ from shared_contracts import ProbeSent
 from courier_web.outbox.backoff import Backoff
 from courier_web.outbox.models import OutboxMessage, OutboxStatus
 from courier_web.outbox.relay import Relay, RelayConfig
-from courier_web.outbox.services import outbox_enqueue
+from courier_web.outbox.writing import outbox_enqueue
 from tests.fakes import FakePublisher
 
 pytestmark = pytest.mark.django_db

@@ -10,12 +10,8 @@ from shared_contracts import ProbeSent, decode, encode
 
 from courier_web.outbox.models import OutboxMessage, OutboxStatus
 from courier_web.outbox.publisher import CONFIRMED
-from courier_web.outbox.services import (
-    outbox_enqueue,
-    outbox_publish_batch,
-    outbox_publish_ids,
-    wire_message,
-)
+from courier_web.outbox.publishing import outbox_publish_batch, outbox_publish_ids, wire_message
+from courier_web.outbox.writing import outbox_enqueue
 from tests.fakes import FakePublisher
 
 pytestmark = pytest.mark.django_db

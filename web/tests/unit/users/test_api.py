@@ -10,7 +10,7 @@ from django.test import Client
 from shared_contracts import decode
 
 from courier_web.outbox.models import OutboxMessage
-from courier_web.outbox.services import wire_message
+from courier_web.outbox.publishing import wire_message
 from courier_web.users.models import User
 from tests.conftest import STRONG_PASSWORD
 

@@ -10,7 +10,7 @@ from shared_contracts import decode
 
 from courier_web.correlation import bound_request_id
 from courier_web.outbox.models import OutboxMessage, OutboxStatus
-from courier_web.outbox.services import wire_message
+from courier_web.outbox.publishing import wire_message
 from courier_web.users.models import Profile, User
 from courier_web.users.services import user_create
 from tests.conftest import STRONG_PASSWORD

@@ -1,20 +1,38 @@
-"""The one explicit mapping from event type to handler."""
+"""The worker's handlers, one module per subdomain, each declared with ``@handles``.
+
+Importing this package imports every module in it, so that each handler
+declared there is registered (``registry.py``): adding a module is all it
+takes for the task registration, the queue bindings and ``HANDLERS`` to
+know its handlers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
+import importlib
+import pkgutil
 
 from courier_worker.handlers.base import Dependencies, Handler
-from courier_worker.handlers.diagnostics import record_probe
-from courier_worker.handlers.users import send_welcome_email
-from shared_contracts import ProbeSent, UserRegistered
-
-HANDLERS: Mapping[str, Handler] = MappingProxyType(
-    {
-        UserRegistered.event_type: send_welcome_email,
-        ProbeSent.event_type: record_probe,
-    }
+from courier_worker.handlers.registry import (
+    HANDLERS,
+    HandlerDeclaration,
+    HandlerDeclarationError,
+    declaration_for,
+    declarations,
+    declare,
+    handles,
 )
 
-__all__ = ["HANDLERS", "Dependencies", "Handler"]
+for _module in pkgutil.iter_modules(__path__, f"{__name__}."):
+    importlib.import_module(_module.name)
+
+__all__ = [
+    "HANDLERS",
+    "Dependencies",
+    "Handler",
+    "HandlerDeclaration",
+    "HandlerDeclarationError",
+    "declaration_for",
+    "declarations",
+    "declare",
+    "handles",
+]

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from courier_worker.mail import Mailer
 from shared_contracts import Envelope
+
+from courier_worker.mail import Mailer
 
 
 @dataclass(frozen=True)

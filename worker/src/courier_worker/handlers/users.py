@@ -6,9 +6,11 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 import structlog
+from shared_contracts import Envelope, UserRegistered
 
 from courier_worker.handlers.base import Dependencies
-from shared_contracts import Envelope, UserRegistered
+from courier_worker.handlers.registry import handles
+from courier_worker.queues import CRITICAL
 
 log = structlog.get_logger(__name__)
 
@@ -16,6 +18,7 @@ MESSAGE_ID_DOMAIN = "courier.invalid"
 CORRELATION_HEADER = "X-Correlation-ID"
 
 
+@handles(UserRegistered, queue=CRITICAL)
 def send_welcome_email(envelope: Envelope[UserRegistered], deps: Dependencies) -> None:
     """Send the new user one welcome email."""
     deps.mailer.send(welcome_email(envelope, mail_from=deps.mail_from))

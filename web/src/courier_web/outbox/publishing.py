@@ -1,4 +1,4 @@
-"""Writing events to the outbox and publishing its rows.
+"""Publishing outbox rows: relay time (the relay and the in-process publisher).
 
 Rows are claimed inside a transaction: ``SELECT ... FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so concurrent relays (and the in-process publisher) never publish
@@ -21,7 +21,7 @@ import structlog
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from shared_contracts import Event, WireMessage, encode, new_envelope
+from shared_contracts import WireMessage
 
 from courier_web.metrics.registry import (
     OUTBOX_PUBLISH_FAILED,
@@ -29,43 +29,19 @@ from courier_web.metrics.registry import (
     OUTBOX_RETURNED,
 )
 from courier_web.outbox.claims import ClaimedRow, Position, claim_ids, claim_oldest, mark_sent
-from courier_web.outbox.dispatch import dispatch_after_commit
 from courier_web.outbox.failpoints import EXIT_AFTER_CONFIRM, failpoint
 from courier_web.outbox.models import OutboxMessage, OutboxStatus
 from courier_web.outbox.publisher import Outcome, Publisher, PublishResult
 
-PRODUCER = "courier-web"
+__all__ = [
+    "BatchReport",
+    "StoredMessage",
+    "outbox_publish_batch",
+    "outbox_publish_ids",
+    "wire_message",
+]
 
 log = structlog.get_logger(__name__)
-
-
-def outbox_enqueue(event: Event, *, correlation_id: str) -> OutboxMessage:
-    """Write ``event`` to the outbox in the current transaction; publish after commit.
-
-    Call it inside the transaction that made the change: a rollback removes the
-    row, and nothing is handed to the publisher before the commit.
-    """
-    envelope = new_envelope(event, producer=PRODUCER, correlation_id=correlation_id)
-    wire = encode(envelope, origin=PRODUCER)
-    row = OutboxMessage.objects.create(
-        event_id=envelope.event_id,
-        event_type=envelope.event_type,
-        correlation_id=envelope.correlation_id,
-        exchange=wire.exchange,
-        routing_key=wire.routing_key,
-        headers=dict(wire.headers),
-        properties={
-            "content_type": wire.content_type,
-            "content_encoding": wire.content_encoding,
-            "delivery_mode": wire.delivery_mode,
-            "correlation_id": wire.correlation_id,
-            "message_id": wire.message_id,
-            **dict(wire.properties),
-        },
-        body=wire.body.decode("ascii"),
-    )
-    dispatch_after_commit(row.pk)
-    return row
 
 
 class StoredMessage(Protocol):
@@ -85,18 +61,12 @@ class StoredMessage(Protocol):
 
 def wire_message(row: StoredMessage) -> WireMessage:
     """Rebuild the exact message ``encode`` produced from its stored row."""
-    props = dict(row.properties)
-    return WireMessage(
+    return WireMessage.from_amqp(
         exchange=row.exchange,
         routing_key=row.routing_key,
         body=row.body.encode("ascii"),
         headers=row.headers,
-        content_type=props.pop("content_type"),
-        content_encoding=props.pop("content_encoding"),
-        delivery_mode=props.pop("delivery_mode"),
-        correlation_id=props.pop("correlation_id"),
-        message_id=props.pop("message_id"),
-        properties=props,
+        properties=row.properties,
     )
 
 

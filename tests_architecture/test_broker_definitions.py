@@ -1,0 +1,159 @@
+"""The broker definitions grant each service what it does with the names it declares, no more.
+
+``infra/rabbitmq/definitions.json`` holds the users' permission regexes; the
+names they must match come from the code that declares them (the worker's
+``courier_worker.queues`` and ``topology``, Celery's remote control and
+events), never from a copy. RabbitMQ checks an operation against one of
+three regexes of the user (unanchored, like ``re.search``):
+
+* configure: declaring (or deleting) a queue or exchange;
+* write: publishing to an exchange, binding a queue (on the queue);
+* read: consuming from or purging a queue, binding a queue (on the exchange).
+
+``tests_integration/security/test_broker_permissions.py`` proves the same
+grants and refusals on a live broker.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from courier_worker.celery_app import app as worker_app
+from courier_worker.queues import QUEUES
+from courier_worker.settings import DEFAULT_RETRY_DELAYS
+from courier_worker.topology import (
+    dead_letter_exchange,
+    dead_letter_queue,
+    delay_queue,
+    events_exchange,
+    queue_arguments,
+)
+
+DEFINITIONS = Path(__file__).resolve().parent.parent / "infra" / "rabbitmq" / "definitions.json"
+VHOST = "courier"
+WORKER_USER = "courier-worker"
+WEB_USER = "courier-web"
+#: How RabbitMQ names the default exchange ("") in permission checks.
+DEFAULT_EXCHANGE = "amq.default"
+
+
+@cache
+def _definitions() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(DEFINITIONS.read_text())
+    return loaded
+
+
+def _permissions(user: str) -> dict[str, re.Pattern[str]]:
+    [grant] = [
+        grant
+        for grant in _definitions()["permissions"]
+        if grant["user"] == user and grant["vhost"] == VHOST
+    ]
+    return {kind: re.compile(grant[kind]) for kind in ("configure", "write", "read")}
+
+
+def _may(user: str, kind: str, name: str) -> bool:
+    return _permissions(user)[kind].search(name) is not None
+
+
+def _worker_queues() -> list[str]:
+    """Every queue the worker declares: consuming, dead-letter and default-tier delay queues."""
+    names = [spec.name for spec in QUEUES] + [spec.dead_letter_queue for spec in QUEUES]
+    names += [
+        delay_queue(spec, seconds).name for spec in QUEUES for seconds in DEFAULT_RETRY_DELAYS
+    ]
+    return names
+
+
+def _remote_control_names() -> list[str]:
+    """Celery's remote control (inspect, Flower) and events, as the worker user uses them."""
+    mailbox = worker_app.control.mailbox
+    return [
+        mailbox.exchange.name,
+        mailbox.reply_exchange.name,
+        mailbox.get_queue("worker@host").name,
+        mailbox.get_reply_queue().name,
+        worker_app.conf.event_exchange,
+        f"{worker_app.conf.event_queue_prefix}.0f4c2a",
+    ]
+
+
+# Worker: what it does to each entity, by the operation's permission kind.
+_WORKER_GRANTS = [
+    # Declares and binds its queues, consumes them (operators read the dead letters).
+    *[(queue, kind) for queue in _worker_queues() for kind in ("configure", "write", "read")],
+    # Declares both exchanges it binds to; binding a queue needs read on its exchange.
+    (events_exchange.name, "configure"),
+    (events_exchange.name, "read"),
+    (dead_letter_exchange.name, "configure"),
+    (dead_letter_exchange.name, "read"),
+    # Publishes dead letters, and retries and requeues through the default exchange.
+    (dead_letter_exchange.name, "write"),
+    (DEFAULT_EXCHANGE, "write"),
+    *[(name, kind) for name in _remote_control_names() for kind in ("configure", "write", "read")],
+]
+
+
+@pytest.mark.parametrize(("name", "kind"), _WORKER_GRANTS, ids=lambda value: str(value))
+def test_the_worker_may_do_what_it_does(name: str, kind: str) -> None:
+    assert _may(WORKER_USER, kind, name), f"{WORKER_USER} needs {kind} on {name!r}"
+
+
+def test_the_worker_cannot_publish_events() -> None:
+    # Retries go back to its own queue only, never through the topic exchange.
+    assert not _may(WORKER_USER, "write", events_exchange.name)
+
+
+def test_the_worker_cannot_touch_other_services_queues() -> None:
+    for kind in ("configure", "write", "read"):
+        assert not _may(WORKER_USER, kind, "other-service.inbox"), kind
+
+
+def test_the_web_may_publish_events_only() -> None:
+    assert _may(WEB_USER, "write", events_exchange.name)
+    for name in (dead_letter_exchange.name, DEFAULT_EXCHANGE):
+        assert not _may(WEB_USER, "write", name), name
+    for kind in ("configure", "read"):
+        assert not _may(WEB_USER, kind, events_exchange.name), kind
+
+
+@pytest.mark.parametrize("queue", _worker_queues())
+def test_the_web_touches_no_worker_queue(queue: str) -> None:
+    for kind in ("configure", "write", "read"):
+        assert not _may(WEB_USER, kind, queue), f"{WEB_USER} may {kind} {queue!r}"
+
+
+def test_defined_exchanges_are_declared_alike_by_the_worker() -> None:
+    # An exchange declared with other properties refuses the worker's
+    # declaration (PRECONDITION_FAILED), so the definitions must say the same.
+    defined = {
+        exchange["name"]: exchange
+        for exchange in _definitions()["exchanges"]
+        if exchange["vhost"] == VHOST
+    }
+    for exchange in (events_exchange, dead_letter_exchange):
+        assert exchange.name in defined
+        assert defined[exchange.name]["type"] == exchange.type
+        assert defined[exchange.name]["durable"] is exchange.durable
+        assert defined[exchange.name]["auto_delete"] is False
+
+
+def test_defined_worker_queues_carry_the_workers_arguments() -> None:
+    # The definitions may leave the queues to the worker (they do); any worker
+    # queue they define must have exactly the arguments the worker declares.
+    expected: dict[str, dict[str, Any]] = {}
+    for spec in QUEUES:
+        expected[spec.name] = queue_arguments(spec)
+        expected[spec.dead_letter_queue] = dict(dead_letter_queue(spec).queue_arguments)
+        for seconds in DEFAULT_RETRY_DELAYS:
+            queue = delay_queue(spec, seconds)
+            expected[queue.name] = dict(queue.queue_arguments)
+    for queue in _definitions()["queues"]:
+        if queue["vhost"] == VHOST and queue["name"].startswith("courier.worker."):
+            assert queue["name"] in expected, f"the worker declares no queue {queue['name']!r}"
+            assert queue["arguments"] == expected[queue["name"]], queue["name"]
