@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import re
 import shutil
 import subprocess
@@ -24,8 +23,16 @@ import time
 import uuid
 from pathlib import Path
 
-from bench import infra, loadgen, sections
-from bench.infra import PYTHON, Cleanup, say
+from courier_worker.queues import BULK
+
+from bench import broker, databases, loadgen, process_stats, publishing, sections, vhosts
+from bench.cleanup import Cleanup
+from bench.paths import BIN, PYTHON
+from bench.processes import start, wait_until
+from bench.progress import say
+from bench.sections.consumers import celery_worker
+from bench.sections.http_requests import healthz, register_user
+from bench.sections.web_servers import gunicorn, wait_http
 
 _LINE = re.compile(r":\d+\)$")
 
@@ -53,11 +60,11 @@ def summarize(raw: Path, top: int, within: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def cpu_by_command() -> collections.Counter[str]:
+def cpu_by_command() -> dict[str, float]:
     """CPU seconds used so far by every process on the machine, summed per command name."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    used: collections.Counter[str] = collections.Counter()
-    for pid, name, fields in infra.proc_stats():
+    ticks = process_stats.clock_ticks()
+    used: dict[str, float] = collections.defaultdict(float)
+    for pid, name, fields in process_stats.proc_stats():
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
@@ -71,15 +78,19 @@ def cpu_by_command() -> collections.Counter[str]:
     return used
 
 
-def cpu_report(before: collections.Counter[str], after: collections.Counter[str], seconds: float):
+def cpu_report(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
     """Cores used per command over the window (the processes the load kept busy)."""
+    used = {name: value - before.get(name, 0.0) for name, value in after.items()}
+    busiest = sorted(((value, name) for name, value in used.items() if value > 0), reverse=True)
     lines = [f"cores used over {seconds:g}s, per command"]
-    for name, used in (after - before).most_common(12):
-        lines.append(f"{used / seconds:5.2f}  {name}")
+    for value, name in busiest[:12]:
+        lines.append(f"{value / seconds:5.2f}  {name}")
     return "\n".join(lines)
 
 
-def record(py_spy: str, pid: int, seconds: float, out: Path, *, subprocesses: bool = False):
+def record(
+    py_spy: str, pid: int, seconds: float, out: Path, *, subprocesses: bool = False
+) -> subprocess.Popen[bytes]:
     argv = [
         py_spy,
         "record",
@@ -110,21 +121,21 @@ def main() -> None:
     with Cleanup() as cleanup:
         tmp = Path(tempfile.mkdtemp(prefix="courier-profile-"))
         cleanup.push(f"temp dir {tmp}", lambda: shutil.rmtree(tmp, ignore_errors=True))
-        _, url = infra.create_vhost(cleanup, infra.broker_base_url())
+        _, url = vhosts.create_vhost(cleanup, vhosts.broker_base_url())
         ctx = sections.Context(
-            sections.FULL,
-            cleanup,
-            tmp,
-            url,
-            infra.create_database(cleanup, "courier_prof_web"),
-            infra.create_database(cleanup, "courier_prof_worker"),
-            uuid.uuid4().hex[:6],
+            config=sections.FULL,
+            cleanup=cleanup,
+            tmp=tmp,
+            url=url,
+            web_db=databases.create_database(cleanup, "courier_prof_web"),
+            worker_db=databases.create_database(cleanup, "courier_prof_worker"),
+            run_id=uuid.uuid4().hex[:6],
         )
         sections.prepare(ctx)
         raw = tmp / "profile.txt"
         within = None
         if args.section == "publish":
-            proc = infra.start(
+            proc = start(
                 cleanup,
                 "publish",
                 [
@@ -149,37 +160,35 @@ def main() -> None:
             spy.wait(30)
             within = "_relay"
         elif args.section == "consume":
-            infra.publish_raw(url, infra.probes(10_000, "prof"))
-            infra.wait_ready_count(url, sections.BULK, 10_000)
-            worker = sections._celery_worker(
+            publishing.publish_raw(url, publishing.probes(10_000, "prof"))
+            broker.wait_ready_count(url, BULK.name, 10_000)
+            worker = celery_worker(
                 ctx, "courier-worker", "courier_worker.celery_app:app", concurrency=2
             )
-            infra.wait_until(
-                "pool children", lambda: len(infra.children(worker.pid)) >= 2, 30, worker
+            wait_until(
+                "pool children", lambda: len(process_stats.children(worker.pid)) >= 2, 30, worker
             )
             time.sleep(2)
-            child = infra.children(worker.pid)[0]
+            child = process_stats.children(worker.pid)[0]
             say(f"profiling pool child {child} for {args.seconds}s")
             record(args.py_spy, child, args.seconds, raw).wait(args.seconds + 30)
         else:
             settings = "courier_web.config.settings.base"
-            proc, port = sections.gunicorn(ctx, "web", settings)
-            sections.wait_http(proc, port)
+            proc, port = gunicorn(ctx, "web", settings)
+            wait_http(proc, port)
             target, subprocesses = proc.pid, True
             if args.section == "relay":
-                relay = infra.start(
+                relay = start(
                     cleanup,
                     "relay",
-                    [str(infra.BIN / "courier-web"), "relay_outbox"],
+                    [str(BIN / "courier-web"), "relay_outbox"],
                     ctx.web_env(),
                     tmp,
                 )
                 target, subprocesses = relay.pid, False
                 time.sleep(2)
             make = (
-                sections._register(f"prof{ctx.run_id}")
-                if args.section in ("http", "relay")
-                else sections._healthz
+                register_user(f"prof{ctx.run_id}") if args.section in ("http", "relay") else healthz
             )
             served: list[loadgen.ClosedLoopResult] = []
             load = threading.Thread(

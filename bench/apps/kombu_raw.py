@@ -1,7 +1,8 @@
 """The consume ceiling: a raw kombu consumer, JSON decode and a manual ack per message.
 
-``python -m bench.apps.kombu_raw``: consumes ``courier.worker.bulk`` (declared
-by the bench) with per-consumer QoS ``BENCH_PREFETCH`` until SIGTERM.
+``python -m bench.apps.kombu_raw``: consumes the worker's bulk queue (declared
+by the bench; ``BENCH_QUEUE`` for another) with per-consumer QoS
+``BENCH_PREFETCH`` until SIGTERM.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import signal
 from typing import Any
 
+from courier_worker.queues import BULK
 from kombu import Connection, Consumer, Queue
 
 _stop = False
@@ -23,7 +25,7 @@ def _request_stop(*_: Any) -> None:
 def main() -> None:
     signal.signal(signal.SIGTERM, _request_stop)
     prefetch = int(os.environ.get("BENCH_PREFETCH", "4"))
-    queue = Queue(os.environ.get("BENCH_QUEUE", "courier.worker.bulk"), no_declare=True)
+    queue = Queue(os.environ.get("BENCH_QUEUE", BULK.name), no_declare=True)
 
     def on_message(body: Any, message: Any) -> None:
         # ``body`` is already JSON-decoded (accept=["json"]).
@@ -32,9 +34,14 @@ def main() -> None:
         message.ack()
 
     with Connection(os.environ["RABBITMQ_URL"]) as connection:
-        channel = connection.channel()
-        channel.basic_qos(0, prefetch, False)
-        with Consumer(channel, queues=[queue], callbacks=[on_message], accept=["json"]):
+        consumer = Consumer(
+            connection.channel(),
+            queues=[queue],
+            callbacks=[on_message],
+            accept=["json"],
+            prefetch_count=prefetch,  # per consumer (basic.qos, global=False)
+        )
+        with consumer:
             while not _stop:
                 try:
                     connection.drain_events(timeout=0.5)

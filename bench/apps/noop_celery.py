@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from courier_worker.topology import CONSUMING_QUEUES
+from courier_worker.topology import consuming_queues
 from shared_contracts import ProbeSent
 
 app = Celery("courier-bench-noop", set_as_current=False)
@@ -28,7 +28,7 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=int(os.environ.get("WORKER_PREFETCH", "4")),
-    task_queues=list(CONSUMING_QUEUES),
+    task_queues=list(consuming_queues()),
     task_create_missing_queues=False,
     worker_detect_quorum_queues=True,
 )

@@ -41,11 +41,11 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import django
+from courier_worker.queues import BULK
+from shared_contracts import WireMessage
 
-QUEUE = "courier.worker.bulk"
 #: Extras measured in the first repetition only: the slowest variant, and no goal
 #: depends on it.
 ONCE = frozenset({"raw_pika_sync"})
@@ -69,7 +69,7 @@ def main() -> None:
 
     from django.conf import settings
 
-    from bench.infra import say
+    from bench.progress import say
 
     url = os.environ["RABBITMQ_URL"]
     batch = settings.OUTBOX_BATCH_SIZE
@@ -120,9 +120,10 @@ def main() -> None:
         json.dump(document, out)
 
 
-def _seed(count: int) -> list[Any]:
+def _seed(count: int) -> list[WireMessage]:
     from courier_web.outbox.models import OutboxMessage
-    from courier_web.outbox.services import outbox_enqueue, wire_message
+    from courier_web.outbox.publishing import wire_message
+    from courier_web.outbox.writing import outbox_enqueue
     from django.db import transaction
     from shared_contracts import ProbeSent
 
@@ -135,21 +136,21 @@ def _seed(count: int) -> list[Any]:
 def _reset(url: str) -> None:
     from courier_web.outbox.models import OutboxMessage, OutboxStatus
 
-    from bench.infra import purge
+    from bench.broker import purge
 
-    purge(url, QUEUE)
+    purge(url, BULK.name)
     OutboxMessage.objects.update(status=OutboxStatus.PENDING, sent_at=None, attempts=0)
 
 
 def _check_delivered(url: str, count: int, name: str) -> None:
     from courier_web.outbox.models import OutboxMessage, OutboxStatus
 
-    from bench.infra import queue_counts
+    from bench.broker import queue_counts
 
     ready = 0
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and ready < count:
-        ready, _ = queue_counts(url, QUEUE)
+        ready, _ = queue_counts(url, BULK.name)
         if ready < count:
             time.sleep(0.05)
     if ready != count:
@@ -183,10 +184,10 @@ def _relay(count: int) -> None:
         raise RuntimeError(f"relay sent {stats.sent} of {count}: {stats}")
 
 
-def _raw_pika_sync(url: str, wires: Sequence[Any]) -> None:
+def _raw_pika_sync(url: str, wires: Sequence[WireMessage]) -> None:
     import pika
 
-    from bench.infra import pika_properties
+    from bench.publishing import properties
 
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
@@ -194,16 +195,16 @@ def _raw_pika_sync(url: str, wires: Sequence[Any]) -> None:
         chan.confirm_delivery()
         for wire in wires:
             chan.basic_publish(
-                wire.exchange, wire.routing_key, wire.body, pika_properties(wire), mandatory=True
+                wire.exchange, wire.routing_key, wire.body, properties(wire), mandatory=True
             )
     finally:
         connection.close()
 
 
-def _celery(url: str, wires: Sequence[Any]) -> None:
+def _celery(url: str, wires: Sequence[WireMessage]) -> None:
     from celery import Celery
-    from courier_worker.topology import CONSUMING_QUEUES, events_exchange
-    from shared_contracts import CORRELATION_ID_HEADER
+    from courier_worker.topology import consuming_queues
+    from shared_contracts import CORRELATION_ID_HEADER, EVENTS_EXCHANGE
 
     app = Celery("courier-bench-producer", set_as_current=False)
     app.conf.update(
@@ -211,8 +212,8 @@ def _celery(url: str, wires: Sequence[Any]) -> None:
         broker_transport_options={"confirm_publish": True},
         task_serializer="json",
         accept_content=["json"],
-        task_queues=list(CONSUMING_QUEUES),
-        task_default_queue=QUEUE,
+        task_queues=list(consuming_queues()),
+        task_default_queue=BULK.name,
         task_create_missing_queues=False,
     )
     try:
@@ -222,7 +223,7 @@ def _celery(url: str, wires: Sequence[Any]) -> None:
                 wire.headers["task"],
                 kwargs=kwargs,
                 task_id=wire.headers["id"],
-                exchange=events_exchange,
+                exchange=EVENTS_EXCHANGE,
                 routing_key=wire.routing_key,
                 headers={CORRELATION_ID_HEADER: wire.headers[CORRELATION_ID_HEADER]},
             )
@@ -230,13 +231,13 @@ def _celery(url: str, wires: Sequence[Any]) -> None:
         app.close()
 
 
-def _raw_pika_async(url: str, wires: Sequence[Any], *, window: int, batched: bool) -> None:
+def _raw_pika_async(url: str, wires: Sequence[WireMessage], *, window: int, batched: bool) -> None:
     """Asynchronous confirms, at most ``window`` unconfirmed; returns once all are confirmed.
 
     ``batched``: publish ``window`` messages, wait for all their confirms, repeat
     (the relay's strategy); otherwise a sliding window.
     """
-    from bench.infra import publish_confirmed
+    from bench.publishing import publish_confirmed
 
     publish_confirmed(url, wires, window=window, batched=batched, timeout=300)
 

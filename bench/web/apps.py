@@ -1,8 +1,10 @@
 """Benchmark-only Django apps: switch the registration event off, or make it naive.
 
-Installed after ``courier_web.users`` by the settings modules next to this
-file, so their ``ready()`` runs after the users app connected its receivers.
-Neither changes anything else: same views, middleware and database.
+Installed last by the settings modules next to this file, so their
+``ready()`` runs after the outbox app has connected the emissions declared in
+every ``events.py``; they undo the registration's through the outbox's public
+``Emission.disconnect()``. Neither changes anything else: same views,
+middleware and database.
 """
 
 from __future__ import annotations
@@ -12,15 +14,17 @@ from typing import Any
 from django.apps import AppConfig
 from django.db import transaction
 
-_RECEIVER = "users.emit_user_registered"
 
+def _disconnect_user_registered() -> None:
+    """Undo the web's ``emits(UserRegistered, ...)`` declaration (``Emission.disconnect``)."""
+    from courier_web.outbox import emissions
+    from shared_contracts import UserRegistered
 
-def _disconnect_outbox_receiver() -> None:
-    from courier_web.users.models import User
-    from django.db.models.signals import post_save
-
-    if not post_save.disconnect(sender=User, dispatch_uid=_RECEIVER):
-        raise RuntimeError(f"receiver {_RECEIVER} was not connected: benchmark out of date")
+    declared = [emission for emission in emissions() if emission.event is UserRegistered]
+    if not declared:
+        raise RuntimeError("no emission of UserRegistered is declared: benchmark out of date")
+    for emission in declared:
+        emission.disconnect()
 
 
 class EventsOffConfig(AppConfig):
@@ -30,7 +34,7 @@ class EventsOffConfig(AppConfig):
     label = "courier_bench_events_off"
 
     def ready(self) -> None:
-        _disconnect_outbox_receiver()
+        _disconnect_user_registered()
 
 
 class NaiveDelayConfig(AppConfig):
@@ -43,7 +47,7 @@ class NaiveDelayConfig(AppConfig):
         from courier_web.users.models import User
         from django.db.models.signals import post_save
 
-        _disconnect_outbox_receiver()
+        _disconnect_user_registered()
         post_save.connect(naive_send_task, sender=User, dispatch_uid="bench.naive_send_task")
 
 
@@ -55,7 +59,8 @@ def _celery() -> Any:
     global _app
     if _app is None:
         from celery import Celery
-        from courier_worker.topology import CONSUMING_QUEUES
+        from courier_worker.queues import CRITICAL
+        from courier_worker.topology import consuming_queues
         from django.conf import settings
 
         app = Celery("courier-bench-naive", set_as_current=False)
@@ -63,8 +68,8 @@ def _celery() -> Any:
             broker_url=settings.RABBITMQ_URL,
             task_serializer="json",
             accept_content=["json"],
-            task_queues=list(CONSUMING_QUEUES),
-            task_default_queue="courier.worker.critical",
+            task_queues=list(consuming_queues()),
+            task_default_queue=CRITICAL.name,
             task_create_missing_queues=False,
         )
         _app = app
@@ -76,8 +81,12 @@ def naive_send_task(sender: Any, **kwargs: Any) -> None:
     if not kwargs.get("created") or kwargs.get("raw"):
         return
     from courier_web.correlation import correlation_id
-    from courier_worker.topology import events_exchange
-    from shared_contracts import CORRELATION_ID_HEADER, UserRegistered, new_envelope
+    from shared_contracts import (
+        CORRELATION_ID_HEADER,
+        EVENTS_EXCHANGE,
+        UserRegistered,
+        new_envelope,
+    )
 
     user = kwargs["instance"]
     envelope = new_envelope(
@@ -92,7 +101,7 @@ def naive_send_task(sender: Any, **kwargs: Any) -> None:
             envelope.event_type,
             kwargs={"event": event},
             task_id=str(envelope.event_id),
-            exchange=events_exchange,
+            exchange=EVENTS_EXCHANGE,
             routing_key=envelope.event_type,
             headers={CORRELATION_ID_HEADER: envelope.correlation_id},
         )

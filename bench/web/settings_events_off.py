@@ -1,4 +1,4 @@
-"""``base`` settings with the ``user.registered.v1`` receiver disconnected (benchmark only)."""
+"""``base`` settings with the ``user.registered.v1`` emission undone (benchmark only)."""
 
 from courier_web.config.settings.base import *  # noqa: F403
 from courier_web.config.settings.base import INSTALLED_APPS
