@@ -50,31 +50,77 @@ schemas: install ## Regenerate the committed JSON Schemas from the contract mode
 # ---------------------------------------------------------------- running
 
 .PHONY: run
-run: install prepare-local ## Run web, relay and worker locally (SQLite, .eml mail) with one prefixed log
+run: install prepare-web prepare-worker ## Run web, relay and worker locally (SQLite, .eml mail) with one prefixed log
 	WEB_PORT=$(WEB_PORT) $(BIN)/honcho -f infra/dev/Procfile -d . start
 
 .PHONY: run-web
-run-web: install prepare-local ## Run the web service and its outbox relay only
+run-web: install prepare-web ## Run the web service and its outbox relay only
 	WEB_PORT=$(WEB_PORT) $(BIN)/honcho -f infra/dev/Procfile -d . start web relay
 
 .PHONY: run-worker
-run-worker: install prepare-local ## Run the worker service only
+run-worker: install prepare-worker ## Run the worker service only
 	$(BIN)/honcho -f infra/dev/Procfile -d . start worker
 
-.PHONY: prepare-local
-prepare-local:
+# Each side prepares only what it uses, as when it is deployed: the web its
+# database, the worker its own database and its queues. A lock per side lets
+# two starts of the same side run at once (the second waits, then finds the
+# work done); without it two migrations of one SQLite file collide.
+LOCKED := $(PYTHON) infra/dev/locked.py
+
+.PHONY: preflight
+preflight: install
 	$(PYTHON) infra/dev/preflight.py
-	$(BIN)/courier-web migrate --noinput -v 0
-	$(BIN)/courier-worker init-db
-	$(BIN)/courier-worker declare-topology
+
+.PHONY: prepare-web
+prepare-web: install preflight
+	$(LOCKED) web/var/.prepare.lock -- $(BIN)/courier-web migrate --noinput -v 0
+
+.PHONY: prepare-worker
+prepare-worker: install preflight
+	$(LOCKED) worker/var/.prepare.lock -- sh -c \
+	  '$(BIN)/courier-worker init-db && $(BIN)/courier-worker declare-topology'
+
+# ---------------------------------------------------------------- the Docker stack
 
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
-COMPOSE_RUN := $(COMPOSE) -p courier -f infra/compose.yaml
+# Several stacks side by side (the integration test runs its own): one project each.
+COMPOSE_PROJECT ?= $(or $(COMPOSE_PROJECT_NAME),courier)
+COMPOSE_RUN := $(COMPOSE) -p $(COMPOSE_PROJECT) -f infra/compose.yaml
+# Host ports of the stack (all on 127.0.0.1); compose.yaml reads the same names.
+COURIER_RABBITMQ_PORT ?= 5672
+COURIER_RABBITMQ_UI_PORT ?= 15672
+COURIER_POSTGRES_PORT ?= 5432
+COURIER_MAIL_PORT ?= 8025
+COURIER_FLOWER_PORT ?= 5555
+export WEB_PORT COURIER_RABBITMQ_PORT COURIER_RABBITMQ_UI_PORT COURIER_POSTGRES_PORT COURIER_MAIL_PORT COURIER_FLOWER_PORT
+# Seconds `make up` waits for every service to be healthy and the web ready.
+UP_TIMEOUT ?= 240
+WAIT_FOR_STACK := python3 infra/dev/wait_for_stack.py --project $(COMPOSE_PROJECT) \
+  --ready-url http://127.0.0.1:$(WEB_PORT)/readyz
 
+# Compose v2 waits itself (`up --wait`); Compose 1.29 (Debian's docker-compose)
+# does not know the flag, prints its usage and exits 0, so check its help
+# first. Then wait_for_stack.py checks both the same way, with a deadline,
+# and names the service that is not up with its last log lines.
 .PHONY: up
 up: ## Start the full stack in Docker (RabbitMQ + UI, PostgreSQL, web, relay, worker, Flower, SMTP sink)
-	$(COMPOSE_RUN) up -d --wait 2>/dev/null || $(COMPOSE_RUN) up -d
-	@echo "web http://localhost:$(WEB_PORT)  rabbitmq http://localhost:15672  flower http://localhost:5555  mail http://localhost:8025/messages"
+	@services="$$($(COMPOSE_RUN) config --services)"; \
+	help="$$($(COMPOSE_RUN) up --help 2>&1 || true)"; \
+	wait_flag=""; case "$$help" in *--wait*) wait_flag="--wait";; esac; \
+	echo "$(COMPOSE_RUN) up -d $$wait_flag"; \
+	if ! $(COMPOSE_RUN) up -d $$wait_flag; then \
+	  $(WAIT_FOR_STACK) --timeout 0 $$(printf -- ' --service %s' $$services) || true; \
+	  echo "make up: compose could not start the stack. A host port in use? Choose others with" \
+	    "COURIER_RABBITMQ_PORT, COURIER_POSTGRES_PORT, ... (infra/README.md)." \
+	    "\`make down COMPOSE_PROJECT=$(COMPOSE_PROJECT)\` removes what it left." >&2; \
+	  exit 1; \
+	fi; \
+	echo "waiting up to $(UP_TIMEOUT) s for every service to be healthy and the web ready"; \
+	if ! $(WAIT_FOR_STACK) --timeout $(UP_TIMEOUT) $$(printf -- ' --service %s' $$services); then \
+	  echo "make up: the stack did not come up (\`make down COMPOSE_PROJECT=$(COMPOSE_PROJECT)\` removes it)" >&2; \
+	  exit 1; \
+	fi
+	@echo "web http://localhost:$(WEB_PORT)  rabbitmq http://localhost:$(COURIER_RABBITMQ_UI_PORT) (amqp localhost:$(COURIER_RABBITMQ_PORT))  postgres localhost:$(COURIER_POSTGRES_PORT)  flower http://localhost:$(COURIER_FLOWER_PORT)  mail http://localhost:$(COURIER_MAIL_PORT)/messages"
 
 .PHONY: down
 down: ## Stop the Docker stack and remove its containers and volumes
@@ -83,7 +129,7 @@ down: ## Stop the Docker stack and remove its containers and volumes
 # ---------------------------------------------------------------- checks
 
 .PHONY: test
-test: lint typecheck check-schemas test-unit test-component test-integration ## Every check and test: lint, types, unit, component, integration
+test: lint typecheck check-schemas test-unit test-component test-bench test-integration ## Every check and test: lint, types, unit, component, bench smoke, integration
 
 .PHONY: lint
 lint: install ## ruff: lint and formatting
@@ -91,10 +137,11 @@ lint: install ## ruff: lint and formatting
 	$(BIN)/ruff format --check .
 
 .PHONY: typecheck
-typecheck: install ## mypy: strict on shared_contracts, django-stubs on web, celery-types on worker
+typecheck: install ## mypy: strict on shared_contracts, django-stubs on web, celery-types on worker, and the bench
 	cd shared_contracts && ../$(BIN)/mypy
 	cd web && ../$(BIN)/mypy
 	cd worker && ../$(BIN)/mypy
+	cd bench && ../$(BIN)/mypy
 
 .PHONY: check-schemas
 check-schemas: install ## Fail when a committed JSON Schema drifts from its model
@@ -108,9 +155,10 @@ test-unit: install ## Unit tests of every component (no I/O, fakes only)
 	for c in $(COMPONENTS); do (cd $$c && ../$(PYTEST) tests/unit -q) || exit 1; done
 
 .PHONY: test-component
-test-component: install ## Component tests: each service against the real local RabbitMQ/PostgreSQL
+test-component: install ## Component tests: each service, and the guide's event end to end, against the real local RabbitMQ/PostgreSQL
 	$(PYTHON) infra/dev/preflight.py
 	for c in $(COMPONENTS); do (cd $$c && ../$(PYTEST) tests/component -q) || exit 1; done
+	$(PYTEST) tests_guide -q
 
 .PHONY: test-integration
 test-integration: install images ## End-to-end suite: the deployable images on testcontainers
@@ -118,4 +166,4 @@ test-integration: install images ## End-to-end suite: the deployable images on t
 
 .PHONY: clean
 clean: ## Remove local state (venv, SQLite files, mail folders)
-	rm -rf $(VENV) .tools web/var worker/var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools web/var worker/var .pytest_cache .mypy_cache .ruff_cache bench/.pytest_cache bench/.mypy_cache
