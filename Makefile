@@ -47,6 +47,32 @@ lock: | $(UV) ## Re-resolve uv.lock and export each component's requirements.loc
 schemas: install ## Regenerate the committed JSON Schemas from the contract models
 	$(PYTHON) -m shared_contracts.schema_export --write
 
+# The system's AsyncAPI document (the web serves it at /api/asyncapi.json) and
+# its readable page, composed by shared_contracts from the contracts and each
+# service's part, which the service reads off its own declarations.
+ASYNCAPI_JSON := web/src/courier_web/api/asyncapi.json
+ASYNCAPI_PAGE := docs/asyncapi.md
+ASYNCAPI_TOOLS := tools/asyncapi
+# $(1): --check, or nothing to write the files.
+define compose_asyncapi
+parts="$$(mktemp -d)"; trap 'rm -rf "$$parts"' EXIT; \
+DJANGO_SETTINGS_MODULE=courier_web.config.settings.base \
+  $(BIN)/courier-web asyncapi_part --output "$$parts/web.json"; \
+$(BIN)/courier-worker asyncapi-part --output "$$parts/worker.json"; \
+$(PYTHON) -m shared_contracts.asyncapi $(1) --json $(ASYNCAPI_JSON) --markdown $(ASYNCAPI_PAGE) \
+  "$$parts/web.json" "$$parts/worker.json"
+endef
+
+.PHONY: asyncapi
+asyncapi: install ## Regenerate the AsyncAPI document (served at /api/asyncapi.json) and docs/asyncapi.md
+	@$(call compose_asyncapi,)
+
+# The official parser (@asyncapi/parser, from the npm registry), pinned by its lock file.
+$(ASYNCAPI_TOOLS)/node_modules/.installed: $(ASYNCAPI_TOOLS)/package.json $(ASYNCAPI_TOOLS)/package-lock.json
+	@command -v npm >/dev/null || { echo "the AsyncAPI check needs Node.js 18+ and npm (apt-get install nodejs npm)" >&2; exit 1; }
+	cd $(ASYNCAPI_TOOLS) && SCARF_ANALYTICS=false npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # ---------------------------------------------------------------- running
 
 .PHONY: run
@@ -129,7 +155,7 @@ down: ## Stop the Docker stack and remove its containers and volumes
 # ---------------------------------------------------------------- checks
 
 .PHONY: test
-test: lint typecheck check-schemas test-unit test-component test-bench test-integration ## Every check and test: lint, types, unit, component, bench smoke, integration
+test: lint typecheck check-schemas check-asyncapi check-observability test-unit test-component test-bench test-integration ## Every check and test: lint, types, unit, component, bench smoke, integration
 
 .PHONY: lint
 lint: install ## ruff: lint and formatting
@@ -137,15 +163,30 @@ lint: install ## ruff: lint and formatting
 	$(BIN)/ruff format --check .
 
 .PHONY: typecheck
-typecheck: install ## mypy: strict on shared_contracts, django-stubs on web, celery-types on worker, and the bench
+typecheck: install ## mypy: strict on shared_contracts, django-stubs on web, celery-types on worker, the bench and infra/k8s/tools
 	cd shared_contracts && ../$(BIN)/mypy
 	cd web && ../$(BIN)/mypy
 	cd worker && ../$(BIN)/mypy
 	cd bench && ../$(BIN)/mypy
+	cd infra/k8s/tools && ../../../$(BIN)/mypy --strict --python-version 3.11 *.py
 
 .PHONY: check-schemas
 check-schemas: install ## Fail when a committed JSON Schema drifts from its model
 	$(PYTHON) -m shared_contracts.schema_export --check
+
+.PHONY: check-asyncapi
+check-asyncapi: install $(ASYNCAPI_TOOLS)/node_modules/.installed ## Fail when the AsyncAPI document drifts from the declarations or the official parser refuses it
+	@$(call compose_asyncapi,--check)
+	node $(ASYNCAPI_TOOLS)/validate.mjs $(ASYNCAPI_JSON)
+
+# Debian's `prometheus` package brings promtool (.ci/run installs it).
+OBSERVABILITY := infra/observability
+.PHONY: check-observability
+check-observability: ## Prometheus config and alerting rules: promtool check, and the rules' unit tests
+	@command -v promtool >/dev/null || { echo "promtool is missing: apt-get install --no-install-recommends prometheus" >&2; exit 1; }
+	promtool check config $(OBSERVABILITY)/prometheus.yml
+	promtool check rules $(OBSERVABILITY)/rules/*.yml
+	promtool test rules $(OBSERVABILITY)/tests/*.yml
 
 # Each component runs its own pytest from its own folder, as in its own repository.
 # pytest exits 5 when it collects nothing; make treats that as the failure it is.
@@ -164,6 +205,14 @@ test-component: install ## Component tests: each service, and the guide's event 
 test-integration: install images ## End-to-end suite: the deployable images on testcontainers
 	$(PYTEST) tests_integration -q
 
+# The suite runs on RabbitMQ 4 (RABBITMQ_IMAGE); users still on 3.x are
+# covered by this lane: the scenarios and the fault tests on a 3.x broker.
+RABBITMQ3_IMAGE ?= rabbitmq:3.13-management
+
+.PHONY: test-integration-rabbitmq3
+test-integration-rabbitmq3: install images ## The scenarios and fault tests on RabbitMQ 3.x (RABBITMQ3_IMAGE): CI's 3.x lane
+	RABBITMQ_IMAGE=$(RABBITMQ3_IMAGE) $(PYTEST) tests_integration/scenarios tests_integration/faults -q
+
 .PHONY: clean
 clean: ## Remove local state (venv, SQLite files, mail folders)
-	rm -rf $(VENV) .tools web/var worker/var .pytest_cache .mypy_cache .ruff_cache bench/.pytest_cache bench/.mypy_cache
+	rm -rf $(VENV) .tools web/var worker/var .pytest_cache .mypy_cache .ruff_cache bench/.pytest_cache bench/.mypy_cache $(ASYNCAPI_TOOLS)/node_modules

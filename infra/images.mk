@@ -12,6 +12,9 @@ PYTHON_BASE_IMAGE ?= python:3.11-slim-bookworm
 WEB_IMAGE ?= courier/web:dev
 WORKER_IMAGE ?= courier/worker:dev
 SMTP_SINK_IMAGE ?= courier/smtp-sink:dev
+# PgBouncer of the end-to-end suite's transaction-pooling scenario (the suite reads
+# PGBOUNCER_IMAGE from the environment; images-offline builds courier/pgbouncer:offline).
+PGBOUNCER_IMAGE ?= edoburu/pgbouncer:v1.24.1-p0
 # 1: pip in `docker build` installs from infra/build/wheelhouse only.
 PIP_NO_INDEX ?= 0
 # A package index for pip in `docker build` other than PyPI (optional).
@@ -63,7 +66,7 @@ images-offline: ## Build every image without a registry: base images from Debian
 	$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) images \
 	  PYTHON_BASE_IMAGE=$(OFFLINE_PYTHON_BASE_IMAGE) PIP_NO_INDEX=1
 
-base-images-offline: ## Build courier/{rabbitmq,postgres,python-base}:offline from Debian packages (root)
+base-images-offline: ## Build the courier/*:offline base images (see infra/offline/build-base-images.sh) from Debian packages (root)
 	infra/offline/build-base-images.sh
 
 wheelhouse: ## Fill infra/build/wheelhouse with wheels of every pinned requirement of the images

@@ -157,3 +157,21 @@ def test_defined_worker_queues_carry_the_workers_arguments() -> None:
         if queue["vhost"] == VHOST and queue["name"].startswith("courier.worker."):
             assert queue["name"] in expected, f"the worker declares no queue {queue['name']!r}"
             assert queue["arguments"] == expected[queue["name"]], queue["name"]
+
+
+def test_dead_letter_queues_keep_their_letters_however_often_they_are_read() -> None:
+    # RabbitMQ 4.0-4.2 drop a quorum queue's message once it has been returned
+    # 20 times (its default delivery limit), and `courier-worker dead-letters
+    # list` returns every letter it reads: the policy lifts the limit there only.
+    [policy] = [p for p in _definitions()["policies"] if p["name"] == "courier-keep-dead-letters"]
+    pattern = re.compile(policy["pattern"])
+    assert policy["vhost"] == VHOST
+    assert policy["apply-to"] == "queues"
+    assert set(policy["definition"]) == {"delivery-limit"}
+    assert policy["definition"]["delivery-limit"] >= 1_000_000
+    for spec in QUEUES:
+        assert pattern.search(spec.dead_letter_queue), spec.dead_letter_queue
+        # The consuming queues keep their own limit (20, then dead-lettered), delay queues none.
+        assert not pattern.search(spec.name), spec.name
+        for seconds in DEFAULT_RETRY_DELAYS:
+            assert not pattern.search(delay_queue(spec, seconds).name)

@@ -11,7 +11,16 @@ import pytest
 import yaml
 
 COMPOSE_FILE = Path(__file__).resolve().parent.parent / "infra" / "compose.yaml"
-EXPECTED_SERVICES = {"rabbitmq", "postgres", "smtp-sink", "web", "relay", "worker", "flower"}
+EXPECTED_SERVICES = {
+    "rabbitmq",
+    "postgres",
+    "redis",
+    "smtp-sink",
+    "web",
+    "relay",
+    "worker",
+    "flower",
+}
 
 
 def _compose_command() -> list[str]:
@@ -64,4 +73,6 @@ def test_services_are_configured_only_through_the_environment(compose: dict[str,
         env = compose["services"][name]["environment"]
         assert "RABBITMQ_URL" in env, name
     assert "DATABASE_URL" in compose["services"]["web"]["environment"]
+    # Every web process shares one rate limit and one stats cache.
+    assert compose["services"]["web"]["environment"]["REDIS_URL"].startswith("redis://redis:")
     assert "WORKER_DATABASE_URL" in compose["services"]["worker"]["environment"]

@@ -217,7 +217,9 @@ def test_a_change_is_emitted_published_and_handled_once(
     try:
         with _Worker(home, amqp_url, inbox.port) as worker:
             report = outbox_publish_batch(publisher=publisher, limit=10)
-            assert (report.sent, report.failed, report.error) == (2, 0, None)
+            # The registration, the guide's event and the audit trail's three
+            # (the user's and its profile's creations, the rename).
+            assert (report.sent, report.failed, report.error) == (5, 0, None)
             wait_for(
                 lambda: (
                     inbox.to("grace@example.com")

@@ -1,28 +1,35 @@
 #!/usr/bin/env bash
 # Build registry-free stand-ins for the public images Courier uses, from
-# Debian packages: debootstrap a bookworm root file system, install the
-# service into it, and `docker import` the tree. For machines that reach a
-# Debian mirror but no image registry (our CI).
+# Debian packages: debootstrap a root file system (bookworm or trixie,
+# whichever packages the version we need), install the service into it, and
+# `docker import` the tree. For machines that reach a Debian mirror but no
+# image registry (our CI).
 #
-#   courier/rabbitmq:offline     ~ rabbitmq:3.13-management (Debian's 3.10)
-#   courier/postgres:offline     ~ postgres:16 (Debian's 15, same entrypoint contract)
+#   courier/rabbitmq:offline     ~ rabbitmq:4.0-management (trixie's 4.0)
+#   courier/rabbitmq3:offline    ~ rabbitmq:3.13-management (bookworm's 3.10)
+#   courier/postgres:offline     ~ postgres:16 (bookworm's 15, same entrypoint contract)
+#   courier/redis:offline        ~ redis:8.0 (trixie's 8.0)
 #   courier/python-base:offline  ~ python:3.11-slim-bookworm
+#   courier/prometheus:offline   ~ prom/prometheus:v2.53 (trixie's 2.53)
+#   courier/pgbouncer:offline    ~ edoburu/pgbouncer (bookworm's 1.18; bring your pgbouncer.ini)
 #
-# Usage: infra/offline/build-base-images.sh [rabbitmq|postgres|python-base ...]
-#   (no argument: all three)
+# Usage: infra/offline/build-base-images.sh [rabbitmq|rabbitmq3|postgres|redis|python-base|prometheus|pgbouncer ...]
+#   (no argument: all of them)
 # Environment:
-#   DEBIAN_MIRROR            default: the bookworm mirror apt uses on this machine
+#   DEBIAN_MIRROR            default: the bookworm mirror apt uses on this machine (for both suites)
 #   DEBIAN_SECURITY_MIRROR   default: likewise for bookworm-security; "none" skips it
 #   COURIER_DEBOOTSTRAP_CACHE  package and root-fs cache (/var/cache/courier-debootstrap)
+#   OFFLINE_TAG              the images' tag (offline)
 #   FORCE_REBUILD=1          rebuild even when an image with the same inputs exists
 #   DOCKER                   docker CLI (docker)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPT_DIR
-readonly SUITE=bookworm
+readonly IMAGES=(rabbitmq rabbitmq3 postgres redis python-base prometheus pgbouncer)
 readonly CACHE_DIR="${COURIER_DEBOOTSTRAP_CACHE:-/var/cache/courier-debootstrap}"
 readonly FORCE_REBUILD="${FORCE_REBUILD:-0}"
+readonly OFFLINE_TAG="${OFFLINE_TAG:-offline}"
 readonly DOCKER="${DOCKER:-docker}"
 readonly HASH_LABEL=org.courier.offline.inputs-sha256
 
@@ -59,17 +66,41 @@ apt_mirror_for_suite() {
 
 first_line() { head -n 1 || true; }
 
+# The mirrors serve every suite; the machine's apt sources name bookworm's.
 resolve_mirrors() {
-  DEBIAN_MIRROR="${DEBIAN_MIRROR:-$(apt_mirror_for_suite "$SUITE" | first_line)}"
+  DEBIAN_MIRROR="${DEBIAN_MIRROR:-$(apt_mirror_for_suite bookworm | first_line)}"
   DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-  DEBIAN_SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-$(apt_mirror_for_suite "$SUITE-security" | first_line)}"
+  DEBIAN_SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-$(apt_mirror_for_suite bookworm-security | first_line)}"
   DEBIAN_SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
   log "mirror: $DEBIAN_MIRROR (security: $DEBIAN_SECURITY_MIRROR)"
+}
+
+# The Debian release whose packages have the version image $1 stands in for.
+suite_of() {
+  case "$1" in
+    rabbitmq | redis | prometheus) echo trixie ;;  # RabbitMQ 4.0; a current Redis, Prometheus
+    *) echo bookworm ;;
+  esac
+}
+
+# The folder of files image $1 is built from, and the shared functions that
+# build it (both RabbitMQ images share both).
+files_of() {
+  case "$1" in
+    rabbitmq3) echo "$SCRIPT_DIR/rabbitmq" ;;
+    *) echo "$SCRIPT_DIR/$1" ;;
+  esac
+}
+helpers_of() {
+  case "$1" in
+    rabbitmq | rabbitmq3) echo install_rabbitmq ;;
+  esac
 }
 
 # --- root file systems ------------------------------------------------------
 
 WORK_DIR=""
+BUILD_SUITE=""
 MOUNTED=()
 
 cleanup() {
@@ -90,11 +121,11 @@ in_chroot() {
 
 # Settings every image shares: apt sources, no recommends, no docs.
 configure_base_rootfs() {
-  local root="$1"
+  local root="$1" suite="$2"
   {
-    echo "deb $DEBIAN_MIRROR $SUITE main"
-    echo "deb $DEBIAN_MIRROR $SUITE-updates main"
-    [[ "$DEBIAN_SECURITY_MIRROR" == none ]] || echo "deb $DEBIAN_SECURITY_MIRROR $SUITE-security main"
+    echo "deb $DEBIAN_MIRROR $suite main"
+    echo "deb $DEBIAN_MIRROR $suite-updates main"
+    [[ "$DEBIAN_SECURITY_MIRROR" == none ]] || echo "deb $DEBIAN_SECURITY_MIRROR $suite-security main"
   } >"$root/etc/apt/sources.list"
   cat >"$root/etc/apt/apt.conf.d/90courier" <<'EOF'
 APT::Install-Recommends "false";
@@ -116,20 +147,20 @@ EOF
   rm -f "$root"/var/cache/apt/archives/*.deb
 }
 
-# A debootstrapped minbase tree, made once and kept as a tarball.
+# A debootstrapped minbase tree of suite $1, made once and kept as a tarball.
 base_tarball() {
-  local key tarball root
-  key="$(printf '%s\n' "$SUITE" "$(declare -f configure_base_rootfs)" | sha256sum | cut -c1-16)"
-  tarball="$CACHE_DIR/rootfs/$SUITE-minbase-$key.tar"
+  local suite="$1" key tarball root
+  key="$(printf '%s\n' "$suite" "$(declare -f configure_base_rootfs)" | sha256sum | cut -c1-16)"
+  tarball="$CACHE_DIR/rootfs/$suite-minbase-$key.tar"
   if [[ ! -s "$tarball" ]]; then
-    log "debootstrap --variant=minbase $SUITE (packages cached in $CACHE_DIR/debs)"
-    root="$WORK_DIR/minbase"
-    mkdir -p "$CACHE_DIR/debs" "$CACHE_DIR/rootfs" "$root"
-    debootstrap --variant=minbase --cache-dir="$CACHE_DIR/debs" \
-      "$SUITE" "$root" "$DEBIAN_MIRROR" >"$WORK_DIR/debootstrap.log" 2>&1 \
-      || { tail -n 30 "$WORK_DIR/debootstrap.log" >&2; die "debootstrap failed"; }
-    configure_base_rootfs "$root"
-    find "$CACHE_DIR/rootfs" -name "$SUITE-minbase-*.tar" -delete
+    log "debootstrap --variant=minbase $suite (packages cached in $CACHE_DIR/debs/$suite)"
+    root="$WORK_DIR/minbase-$suite"
+    mkdir -p "$CACHE_DIR/debs/$suite" "$CACHE_DIR/rootfs" "$root"
+    debootstrap --variant=minbase --cache-dir="$CACHE_DIR/debs/$suite" \
+      "$suite" "$root" "$DEBIAN_MIRROR" >"$WORK_DIR/debootstrap.log" 2>&1 \
+      || { tail -n 30 "$WORK_DIR/debootstrap.log" >&2; die "debootstrap $suite failed"; }
+    configure_base_rootfs "$root" "$suite"
+    find "$CACHE_DIR/rootfs" -name "$suite-minbase-*.tar" -delete
     tar --numeric-owner --xattrs --xattrs-include='*' -C "$root" -cf "$tarball.tmp" .
     mv "$tarball.tmp" "$tarball"
     rm -rf --one-file-system "$root"
@@ -138,17 +169,18 @@ base_tarball() {
 }
 
 # Install packages with apt inside the tree, reusing and refilling the
-# host-side .deb cache.
+# host-side .deb cache of the suite being built (BUILD_SUITE).
 apt_install() {
   local root="$1"; shift
-  local archives="$root/var/cache/apt/archives"
-  find "$CACHE_DIR/debs" -maxdepth 1 -name '*.deb' -exec cp -n --link -t "$archives" {} + 2>/dev/null \
-    || find "$CACHE_DIR/debs" -maxdepth 1 -name '*.deb' -exec cp -n -t "$archives" {} +
+  local archives="$root/var/cache/apt/archives" debs="$CACHE_DIR/debs/$BUILD_SUITE"
+  mkdir -p "$debs"
+  find "$debs" -maxdepth 1 -name '*.deb' -exec cp -n --link -t "$archives" {} + 2>/dev/null \
+    || find "$debs" -maxdepth 1 -name '*.deb' -exec cp -n -t "$archives" {} +
   { in_chroot "$root" apt-get -q update \
     && in_chroot "$root" apt-get -qy dist-upgrade \
     && in_chroot "$root" apt-get -qy install "$@"; } >"$WORK_DIR/apt.log" 2>&1 \
     || { tail -n 40 "$WORK_DIR/apt.log" >&2; die "apt-get install $* failed"; }
-  find "$archives" -maxdepth 1 -name '*.deb' -exec cp -n -t "$CACHE_DIR/debs" {} +
+  find "$archives" -maxdepth 1 -name '*.deb' -exec cp -n -t "$debs" {} +
   in_chroot "$root" apt-get clean
 }
 
@@ -174,13 +206,18 @@ customize_python_base() {
   )
 }
 
-customize_rabbitmq() {
-  local root="$1" src="$SCRIPT_DIR/rabbitmq"
+# RabbitMQ from the suite's rabbitmq-server package, with the official
+# image's contract (see rabbitmq/docker-entrypoint.sh). Both RabbitMQ images.
+install_rabbitmq() {
+  local root="$1" src="$SCRIPT_DIR/rabbitmq" version
   apt_install "$root" rabbitmq-server
+  version="$(in_chroot "$root" dpkg-query -W -f='${Version}' rabbitmq-server)"
+  version="${version%%-*}"  # upstream's version, as the official image's RABBITMQ_VERSION
   install -m 0644 "$src/rabbitmq.conf" "$root/etc/rabbitmq/rabbitmq.conf.base"
   install -m 0644 "$src/rabbitmq-env.conf" "$root/etc/rabbitmq/rabbitmq-env.conf"
   install -m 0644 -o 0 -g 0 "$src/enabled_plugins" "$root/etc/rabbitmq/enabled_plugins"
   install -m 0755 "$src/docker-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
+  mkdir -p "$root/etc/rabbitmq/conf.d"
   # The entrypoint rewrites rabbitmq.conf from the environment on each start.
   in_chroot "$root" chown rabbitmq:rabbitmq /etc/rabbitmq /var/lib/rabbitmq
   # Each container makes its own Erlang cookie on first start.
@@ -197,11 +234,57 @@ customize_rabbitmq() {
   done
   rm -rf "$root"/var/log/rabbitmq/*
   IMPORT_CHANGES=(
-    'ENV LANG=C.UTF-8 HOME=/var/lib/rabbitmq RABBITMQ_NODENAME=rabbit@localhost PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+    "ENV LANG=C.UTF-8 HOME=/var/lib/rabbitmq RABBITMQ_NODENAME=rabbit@localhost RABBITMQ_VERSION=$version PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     'VOLUME /var/lib/rabbitmq'
     'EXPOSE 4369 5671 5672 15671 15672 15691 15692 25672'
     'ENTRYPOINT ["docker-entrypoint.sh"]'
     'CMD ["rabbitmq-server"]'
+  )
+}
+
+customize_rabbitmq() { install_rabbitmq "$1"; }   # trixie: 4.0
+
+customize_rabbitmq3() { install_rabbitmq "$1"; }  # bookworm: 3.10
+
+customize_redis() {
+  local root="$1" version
+  apt_install "$root" redis-server
+  version="$(in_chroot "$root" dpkg-query -W -f='${Version}' redis-server)"
+  version="${version#*:}"
+  version="${version%%-*}"
+  install -m 0755 "$SCRIPT_DIR/redis/docker-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
+  install -d -m 0755 -o "$(in_chroot "$root" id -u redis)" -g "$(in_chroot "$root" id -g redis)" \
+    "$root/data"
+  rm -rf "$root"/var/log/redis/*
+  IMPORT_CHANGES=(
+    "ENV LANG=C.UTF-8 REDIS_VERSION=$version PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    'VOLUME /data'
+    'WORKDIR /data'
+    'EXPOSE 6379'
+    'ENTRYPOINT ["docker-entrypoint.sh"]'
+    'CMD ["redis-server"]'
+  )
+}
+
+# Prometheus (with promtool) from the suite's package, with prom/prometheus's
+# contract: the server as entrypoint and its flags as the command,
+# configuration under /etc/prometheus, data in /prometheus, an unprivileged user.
+customize_prometheus() {
+  local root="$1" version
+  apt_install "$root" prometheus
+  version="$(in_chroot "$root" dpkg-query -W -f='${Version}' prometheus)"
+  version="${version%%+*}"
+  install -d -m 0755 -o "$(in_chroot "$root" id -u prometheus)" -g "$(in_chroot "$root" id -g prometheus)" \
+    "$root/prometheus"
+  rm -rf "$root"/var/lib/prometheus/* "$root"/var/log/prometheus/*
+  IMPORT_CHANGES=(
+    "ENV LANG=C.UTF-8 PROMETHEUS_VERSION=$version PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    'USER prometheus'
+    'VOLUME /prometheus'
+    'WORKDIR /prometheus'
+    'EXPOSE 9090'
+    'ENTRYPOINT ["/usr/bin/prometheus"]'
+    'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]'
   )
 }
 
@@ -227,14 +310,37 @@ customize_postgres() {
   STOP_SIGNAL=SIGINT
 }
 
+# PgBouncer from the suite's package, run as edoburu/pgbouncer runs it: by the
+# postgres user, as `pgbouncer /etc/pgbouncer/pgbouncer.ini`. Copy or mount
+# your own pgbouncer.ini and userlist.txt there (the package's listens on
+# 127.0.0.1 and serves no database).
+customize_pgbouncer() {
+  local root="$1" version
+  apt_install "$root" pgbouncer
+  version="$(in_chroot "$root" dpkg-query -W -f='${Version}' pgbouncer)"
+  version="${version%%-*}"
+  install -d -m 2775 -o "$(in_chroot "$root" id -u postgres)" -g "$(in_chroot "$root" id -g postgres)" \
+    "$root/var/run/postgresql"
+  rm -rf "$root"/var/log/postgresql/*
+  IMPORT_CHANGES=(
+    "ENV LANG=C.UTF-8 PGBOUNCER_VERSION=$version PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    'USER postgres'
+    'EXPOSE 6432'
+    'CMD ["pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]'
+  )
+}
+
 # Inputs of image $1: the code that builds it and the files it copies.
 inputs_hash() {
-  local name="$1" customize="customize_${1//-/_}"
+  local name="$1" customize="customize_${1//-/_}" files
+  files="$(files_of "$name")"
   {
-    printf '%s\n' "$SUITE"
-    declare -f configure_base_rootfs apt_install finish_rootfs build_image "$customize"
-    if [[ -d "$SCRIPT_DIR/$name" ]]; then
-      find "$SCRIPT_DIR/$name" -type f | LC_ALL=C sort | while read -r f; do
+    suite_of "$name"
+    # shellcheck disable=SC2046  # zero or more function names
+    declare -f configure_base_rootfs apt_install finish_rootfs build_image "$customize" \
+      $(helpers_of "$name")
+    if [[ -d "$files" ]]; then
+      find "$files" -type f | LC_ALL=C sort | while read -r f; do
         printf '%s\n' "${f#"$SCRIPT_DIR"/}"; cat "$f"
       done
     fi
@@ -242,7 +348,7 @@ inputs_hash() {
 }
 
 build_image() {
-  local name="$1" tag="courier/$1:offline" customize="customize_${1//-/_}"
+  local name="$1" tag="courier/$1:$OFFLINE_TAG" customize="customize_${1//-/_}"
   local hash existing started root change
   local -a args=()
   started=$SECONDS
@@ -255,7 +361,8 @@ build_image() {
   log "building $tag (inputs ${hash:0:12})"
   root="$WORK_DIR/$name"
   mkdir -p "$root"
-  tar --numeric-owner --xattrs --xattrs-include='*' -C "$root" -xf "$(base_tarball)"
+  BUILD_SUITE="$(suite_of "$name")"
+  tar --numeric-owner --xattrs --xattrs-include='*' -C "$root" -xf "$(base_tarball "$BUILD_SUITE")"
   cp /etc/resolv.conf "$root/etc/resolv.conf"
   mount -t proc proc "$root/proc" && MOUNTED+=("$root/proc")
   IMPORT_CHANGES=()
@@ -267,7 +374,7 @@ build_image() {
   for change in "${IMPORT_CHANGES[@]}" \
     "LABEL $HASH_LABEL=$hash" \
     "LABEL org.opencontainers.image.title=courier/$name" \
-    "LABEL org.opencontainers.image.description=\"Offline stand-in built from Debian $SUITE packages\"" \
+    "LABEL org.opencontainers.image.description=\"Offline stand-in built from Debian $BUILD_SUITE packages\"" \
     "LABEL org.opencontainers.image.created=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; do
     args+=(--change "$change")
   done
@@ -286,10 +393,10 @@ build_image() {
 
 main() {
   local images=("$@") image total=$SECONDS
-  [[ ${#images[@]} -gt 0 ]] || images=(rabbitmq postgres python-base)
+  [[ ${#images[@]} -gt 0 ]] || images=("${IMAGES[@]}")
   for image in "${images[@]}"; do
-    [[ "$image" =~ ^(rabbitmq|postgres|python-base)$ ]] \
-      || die "unknown image '$image' (expected rabbitmq, postgres or python-base)"
+    [[ " ${IMAGES[*]} " == *" $image "* ]] \
+      || die "unknown image '$image' (expected one of: ${IMAGES[*]})"
   done
   [[ "$(id -u)" == 0 ]] || die "must run as root (debootstrap, chroot and mount need it); try: sudo $0"
   command -v debootstrap >/dev/null || die "debootstrap is missing; install it with: apt-get install debootstrap"

@@ -30,6 +30,27 @@ class WebClient:
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.session.get(f"{self.base_url}{path}", timeout=30, **kwargs)
 
+    def token(self, email: str, password: str = "correct-horse-9") -> str:
+        """A bearer token of the account (``POST /api/tokens``)."""
+        response = self.session.post(
+            f"{self.base_url}/api/tokens",
+            json={"email": email, "password": password},
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["token"])
+
+    def call(
+        self, method: str, path: str, *, token: str | None = None, **kwargs: Any
+    ) -> requests.Response:
+        """Any request to the API, sent with ``token`` as its bearer token if one is given."""
+        headers = dict(kwargs.pop("headers", {}))
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.session.request(
+            method, f"{self.base_url}{path}", headers=headers, timeout=60, **kwargs
+        )
+
 
 def publish_registrations(
     connection: pika.BlockingConnection, emails: list[str], *, correlation_id: str

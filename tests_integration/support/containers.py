@@ -13,8 +13,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Self
 
+import docker
+import docker.errors
 import pika
 import psycopg
+import redis
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
@@ -73,6 +76,14 @@ class ServiceContainer(DockerContainer):
     def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
         self.get_wrapped_container().kill(signal=sig.name)
 
+    def pause(self) -> None:
+        """``docker pause``: every process frozen, connections open but silent."""
+        self.get_wrapped_container().pause()
+
+    def unpause(self) -> None:
+        self.get_wrapped_container().unpause()
+        self.wait_ready()
+
     def run(self, *command: str) -> tuple[int, str]:
         code, output = self.get_wrapped_container().exec_run(list(command))
         return code, output.decode(errors="replace")
@@ -91,15 +102,21 @@ class RabbitMQ(ServiceContainer):
 
     def __init__(self, image: str, network: Network) -> None:
         super().__init__(image, network)
-        # Both the official image (3.13) and courier/rabbitmq:offline (3.10) read
-        # /etc/rabbitmq/conf.d/*.conf; a node booting with definitions creates no
-        # default user, so the users of definitions.json are the only ones.
+        # The official images and both offline ones read /etc/rabbitmq/conf.d/*.conf;
+        # a node booting with definitions creates no default user, so the users of
+        # definitions.json are the only ones.
         self.with_copy_into_container(
             RABBITMQ_DEFINITIONS / "courier.conf", "/etc/rabbitmq/conf.d/30-courier.conf"
         )
         self.with_copy_into_container(
             RABBITMQ_DEFINITIONS / "definitions.json", "/etc/rabbitmq/courier-definitions.json"
         )
+        self.version = image_version(image, "RABBITMQ_VERSION")
+        if self.version >= (4,):
+            # What RabbitMQ 4.3 refuses, refused on 4.0 too (a 3.x node would not boot with it).
+            self.with_copy_into_container(
+                RABBITMQ_DEFINITIONS / "courier-4.conf", "/etc/rabbitmq/conf.d/31-courier-4.conf"
+            )
         self.publish(5672)
 
     def internal_url_for(self, credentials: tuple[str, str]) -> str:
@@ -140,6 +157,43 @@ class RabbitMQ(ServiceContainer):
         return output
 
 
+def image_version(image: str, variable: str) -> tuple[int, ...]:
+    """The version an image declares in ``variable`` (as the official images do); () if none.
+
+    The image is pulled first when it is not on the machine yet.
+    """
+    client = docker.from_env()
+    try:
+        found = client.images.get(image)
+    except docker.errors.ImageNotFound:
+        found = client.images.pull(image)
+    for entry in found.attrs["Config"].get("Env") or []:
+        name, _, value = entry.partition("=")
+        if name == variable:
+            return tuple(int(part) for part in value.split(".") if part.isdigit())
+    return ()
+
+
+class Redis(ServiceContainer):
+    """The web's shared cache and rate-limit store (``REDIS_URL``)."""
+
+    alias = "redis"
+
+    def __init__(self, image: str, network: Network) -> None:
+        super().__init__(image, network)
+        self.publish(6379)
+
+    @property
+    def internal_url(self) -> str:
+        return f"redis://{self.alias}:6379/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.host_port(6379), socket_timeout=5)
+
+    def wait_ready(self) -> None:
+        wait_until(lambda: self.client().ping(), timeout=60, what="Redis to answer PING")
+
+
 class Postgres(ServiceContainer):
     alias = "postgres"
     databases = ("courier_web", "courier_worker")
@@ -169,6 +223,54 @@ class Postgres(ServiceContainer):
         with psycopg.connect(self.url(self.databases[0]), autocommit=True) as conn:
             for name in self.databases[1:]:
                 conn.execute(f'CREATE DATABASE "{name}"')
+
+
+class PgBouncer(ServiceContainer):
+    """PgBouncer in transaction pooling mode in front of the stack's PostgreSQL, as users run it.
+
+    Configured by its ``pgbouncer.ini`` (copied in): every database of the
+    server, the suite's user, and ``ignore_startup_parameters = options``,
+    without which the services' startup options (statement timeout,
+    synchronous commit) are refused (docs/outbox.md, "Through PgBouncer").
+    """
+
+    alias = "pgbouncer"
+
+    def __init__(self, image: str, network: Network, *, server: Postgres) -> None:
+        super().__init__(image, network)
+        ini = (
+            "[databases]\n"
+            f"* = host={server.alias} port=5432\n"
+            "[pgbouncer]\n"
+            "listen_addr = 0.0.0.0\n"
+            "listen_port = 6432\n"
+            "unix_socket_dir =\n"
+            "auth_type = scram-sha-256\n"
+            "auth_file = /etc/pgbouncer/userlist.txt\n"
+            "pool_mode = transaction\n"
+            "ignore_startup_parameters = extra_float_digits,options\n"
+            "max_client_conn = 500\n"
+            "default_pool_size = 10\n"
+        )
+        users = f'"{POSTGRES_USER}" "{POSTGRES_PASSWORD}"\n'
+        self.with_copy_into_container(ini.encode(), "/etc/pgbouncer/pgbouncer.ini")
+        self.with_copy_into_container(users.encode(), "/etc/pgbouncer/userlist.txt")
+        self.with_command("pgbouncer /etc/pgbouncer/pgbouncer.ini")
+        self.publish(6432)
+
+    def internal_url(self, database: str) -> str:
+        return f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@{self.alias}:6432/{database}"
+
+    def url(self, database: str) -> str:
+        port = self.host_port(6432)
+        return f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@127.0.0.1:{port}/{database}"
+
+    def wait_ready(self) -> None:
+        def answers() -> bool:
+            with psycopg.connect(self.url(Postgres.databases[0]), connect_timeout=3) as conn:
+                return conn.execute("SELECT 1").fetchone() == (1,)
+
+        wait_until(answers, timeout=60, what="PgBouncer to pass connections on", interval=0.5)
 
 
 class SmtpSink(ServiceContainer):
@@ -226,6 +328,14 @@ class Web(ServiceContainer):
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.host_port(8000)}"
+
+    def create_staff(self, email: str, password: str) -> None:
+        """A staff account, made as an operator does: ``courier-web createsuperuser --noinput``."""
+        code, output = self.get_wrapped_container().exec_run(
+            ["courier-web", "createsuperuser", "--noinput"],
+            environment={"DJANGO_SUPERUSER_EMAIL": email, "DJANGO_SUPERUSER_PASSWORD": password},
+        )
+        assert code == 0, f"createsuperuser failed: {output.decode(errors='replace')}"
 
     def wait_ready(self) -> None:
         def healthy() -> bool:

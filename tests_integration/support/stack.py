@@ -14,6 +14,7 @@ from .containers import (
     RABBITMQ_WORKER_USER,
     Postgres,
     RabbitMQ,
+    Redis,
     Relay,
     SmtpSink,
     Web,
@@ -29,12 +30,16 @@ class Stack:
     rabbitmq: RabbitMQ
     postgres: Postgres
     smtp: SmtpSink
+    #: The web's shared cache and rate-limit store; without it each web process has its own.
+    redis: Redis | None = None
     web: Web | None = None
     relay: Relay | None = None
     workers: list[Worker] = field(default_factory=list)
 
     def web_env(self) -> dict[str, str]:
+        shared = {"REDIS_URL": self.redis.internal_url} if self.redis is not None else {}
         return {
+            **shared,
             "DJANGO_SETTINGS_MODULE": "courier_web.config.settings.production",
             "DJANGO_SECRET_KEY": f"integration-{uuid.uuid4().hex}{uuid.uuid4().hex}",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,web",
@@ -91,7 +96,8 @@ def running_stack(images: Images) -> Iterator[Stack]:
         postgres = cleanup.enter_context(Postgres(images.postgres, network))
         postgres.create_databases()
         smtp = cleanup.enter_context(SmtpSink(images.smtp_sink, network))
-        stack = Stack(images, network, rabbitmq, postgres, smtp)
+        redis = cleanup.enter_context(Redis(images.redis, network))
+        stack = Stack(images, network, rabbitmq, postgres, smtp, redis)
         cleanup.callback(_stop_services, stack)
         stack.start_web()
         stack.start_relay()

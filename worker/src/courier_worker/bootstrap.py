@@ -56,7 +56,11 @@ def get_container(app: Celery) -> Container:
 def build(app: Celery, settings: Settings) -> Container:
     # Connects to nothing: the store creates its table on first use.
     store = SqlHandledEvents(
-        make_engine(settings.database_url, synchronous_commit=settings.WORKER_DB_SYNCHRONOUS_COMMIT)
+        make_engine(
+            settings.database_url,
+            synchronous_commit=settings.WORKER_DB_SYNCHRONOUS_COMMIT,
+            connect_timeout=settings.WORKER_DB_CONNECT_TIMEOUT,
+        )
     )
     return Container(
         settings=settings,
@@ -81,7 +85,11 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 def make_store(settings: Settings) -> SqlHandledEvents:
     """The handled-events store, its table created now (``init-db``; the worker does it lazily)."""
     store = SqlHandledEvents(
-        make_engine(settings.database_url, synchronous_commit=settings.WORKER_DB_SYNCHRONOUS_COMMIT)
+        make_engine(
+            settings.database_url,
+            synchronous_commit=settings.WORKER_DB_SYNCHRONOUS_COMMIT,
+            connect_timeout=settings.WORKER_DB_CONNECT_TIMEOUT,
+        )
     )
     store.create_schema()
     return store

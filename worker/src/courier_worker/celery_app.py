@@ -14,6 +14,7 @@ before the worker starts; one declared while it runs is not consumed.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from celery import Celery, signals
@@ -32,7 +33,7 @@ from courier_worker.topology import consuming_queues
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Celery settings derived from ours."""
     return {
-        "broker_url": settings.RABBITMQ_URL,
+        "broker_url": spread_over_nodes(settings.broker_urls),
         # Every message the worker publishes (dead letters, retries) waits for
         # the broker's confirm.
         "broker_transport_options": {"confirm_publish": True},
@@ -48,7 +49,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": False,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # A broker connection lost mid-task (a cluster node gone) lets running
+        # handlers finish: their acks go with the channel, the broker redelivers
+        # and the idempotency store turns the copies away. Cancelling them
+        # (SIGTERM to the pool child) could stop one between its email and its
+        # commit, and its redelivery would send the email again.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_soft_time_limit": 60,
         "task_time_limit": 90,
         "worker_prefetch_multiplier": settings.WORKER_PREFETCH,
@@ -60,10 +66,26 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_exchange_type": EVENTS_EXCHANGE_TYPE,
         # Quorum queues reject global QoS; Celery switches to per-consumer QoS.
         "worker_detect_quorum_queues": True,
+        # RabbitMQ 4.3 refuses transient non-exclusive queues (4.0-4.2 when told
+        # to, as the suite's broker is): remote control's queues and the event
+        # receivers' (gossip, Flower) are exclusive. Celery 5.7's default; 5.6's is not.
+        "control_queue_exclusive": True,
+        "event_queue_exclusive": True,
         "worker_consumer": "courier_worker.consumer:CourierConsumer",
         "worker_hijack_root_logger": False,
         "enable_utc": True,
     }
+
+
+def spread_over_nodes(urls: tuple[str, ...]) -> str:
+    """kombu's failover list (``;``), starting at a random node.
+
+    kombu always connects to the first URL and goes round the list from
+    there on failure: a random start spreads the workers over a cluster's
+    nodes, so that losing one node drops only its share of them.
+    """
+    start = random.randrange(len(urls))
+    return ";".join(urls[start:] + urls[:start])
 
 
 app = Celery("courier_worker", set_as_current=False)

@@ -30,6 +30,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         "handlers", help="list the declared handlers: event type, handler, queue, transient errors"
     )
     handlers.add_argument("--json", action="store_true", help="one JSON object per line")
+    asyncapi = commands.add_parser(
+        "asyncapi-part",
+        help="print the worker's part of the AsyncAPI document as JSON (read by make asyncapi)",
+    )
+    asyncapi.add_argument("--output", type=Path, help="write it to this file (default: stdout)")
+    audit = commands.add_parser(
+        "audit", help="print the audit trail of one web record (user, profile...), oldest first"
+    )
+    audit.add_argument("entity", help="what kind of record: user, profile...")
+    audit.add_argument("entity_id", metavar="id", help="the record's id in the web service")
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    exporter = commands.add_parser(
+        "queue-exporter",
+        help="serve the queues' depth, consumers and oldest ready age to Prometheus (runs until "
+        "SIGTERM)",
+    )
+    exporter.add_argument("--port", type=int, default=9810, help="default 9810")
+    exporter.add_argument("--address", help="default WORKER_METRICS_ADDRESS (the image's: 0.0.0.0)")
+    exporter.add_argument(
+        "--interval", type=float, default=15.0, help="seconds between two measurements (15)"
+    )
     dead = commands.add_parser("dead-letters", help="inspect or requeue dead-lettered messages")
     dead_commands = dead.add_subparsers(dest="action", required=True)
     listing = dead_commands.add_parser("list", help="print dead letters as JSON lines")
@@ -45,9 +66,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _declare_topology()
     if args.command == "handlers":
         return _handlers(as_json=args.json)
+    if args.command == "asyncapi-part":
+        return _asyncapi_part(args.output)
+    if args.command == "audit":
+        return _audit(args.entity, args.entity_id, as_json=args.json)
+    if args.command == "queue-exporter":
+        return _queue_exporter(args.port, args.address, args.interval)
     if args.command == "dead-letters":
         return _dead_letters(args.action, args.limit, getattr(args, "ids", []))
     return _healthcheck(args.file, args.max_age)
+
+
+def _queue_exporter(port: int, address: str | None, interval: float) -> int:
+    from courier_worker.queue_exporter import serve  # lazy: keeps healthcheck light
+
+    if not 0 < port < 65536 or interval <= 0:
+        print("--port must be 1-65535 and --interval above 0", file=sys.stderr)
+        return 2
+    return serve(
+        port=port, address=address or get_settings().WORKER_METRICS_ADDRESS, interval=interval
+    )
 
 
 def _dead_letters(action: str, limit: int, ids: list[str]) -> int:
@@ -61,6 +99,17 @@ def _dead_letters(action: str, limit: int, ids: list[str]) -> int:
     else:
         count = requeue_dead_letters(app, ids=ids, limit=limit)
         print(f"{count} dead letter(s) requeued", file=sys.stderr)
+    return 0
+
+
+def _asyncapi_part(output: Path | None) -> int:
+    from courier_worker.asyncapi_part import asyncapi_part  # lazy: keeps healthcheck light
+
+    text = asyncapi_part().model_dump_json(indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)  # a file, not stdout, which log lines may share
     return 0
 
 
@@ -107,12 +156,33 @@ def _declare_topology() -> int:
     return 0
 
 
+def _audit(entity: str, entity_id: str, *, as_json: bool) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from courier_worker.audit_store import make_audit_trail  # lazy: keeps healthcheck light
+
+    settings = get_settings()
+    configure_logging(settings.LOG_LEVEL)
+    try:
+        entries = make_audit_trail(settings).entries(entity, entity_id)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        print(f"cannot read the audit trail: {type(exc).__name__}: {reason}", file=sys.stderr)
+        return 1
+    for entry in entries:
+        print(json.dumps(entry.as_json()) if as_json else entry.line())
+    print(f"{len(entries)} audit entr{'y' if len(entries) == 1 else 'ies'}", file=sys.stderr)
+    return 0
+
+
 def _init_db() -> int:
-    from courier_worker.bootstrap import make_store  # lazy: keeps healthcheck light
+    from courier_worker.audit_store import make_audit_trail  # lazy: keeps healthcheck light
+    from courier_worker.bootstrap import make_store
 
     settings = get_settings()
     configure_logging(settings.LOG_LEVEL)
     make_store(settings)
+    make_audit_trail(settings).create_schema()
     print("worker database ready")
     return 0
 

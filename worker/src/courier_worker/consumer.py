@@ -42,6 +42,7 @@ from vine import promise
 
 from courier_worker.deadletter import DeadLetter, KombuDeadLetterPublisher
 from courier_worker.metrics import metrics
+from courier_worker.queue_markers import answer_marker
 from courier_worker.queues import QUEUES, QueueSpec
 from courier_worker.settings import get_settings
 from courier_worker.topology import DEAD_LETTER_QUEUES, delay_queues, spec_for
@@ -68,6 +69,21 @@ class CourierConsumer(Consumer):
             for step in Consumer.Blueprint.default_steps
             if not step.endswith(":DelayedDelivery")
         ]
+
+    def connection_for_write(self, url: str | None = None, heartbeat: float | None = None) -> Any:
+        """The events connection (worker heartbeats, gossip), without publisher confirms.
+
+        Celery publishes a worker-heartbeat event every 2 s from the event loop;
+        with ``confirm_publish`` on (it is, for dead letters and retries) each
+        waits for the broker's confirm without a time limit. A broker that stops
+        answering without closing the connection (hung, frozen, behind a
+        partition) then holds the loop, so the AMQP heartbeat check never runs
+        and the worker never reconnects. Events are fire-and-forget anyway.
+        """
+        options = {**self.app.conf.broker_transport_options, "confirm_publish": False}
+        return self.ensure_connected(
+            self.app.connection_for_write(url=url, heartbeat=heartbeat, transport_options=options)
+        )
 
     def on_decode_error(self, message: Message, exc: Exception) -> None:
         self._dead_letter(message, UndecodableMessage.reason, f"cannot decode body: {exc}")
@@ -96,6 +112,9 @@ class CourierConsumer(Consumer):
         handle = super().create_task_handler(promise)
 
         def on_task_received(message: Message) -> Any:
+            # The queue exporter's markers (queue_markers.py) are answered, never run.
+            if answer_marker(message, self.app, self.connection_errors):
+                return None
             with structlog.contextvars.bound_contextvars(**_identity(message)):
                 problem = _shape_problem(message)
                 if problem:

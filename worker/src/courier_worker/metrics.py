@@ -59,6 +59,7 @@ class Metrics:
     handling_seconds: Histogram
     retries: Counter
     dead_letters: Counter
+    database_unavailable_retries: Counter
 
     # Recording is best effort: a metrics file that cannot be written must not
     # turn a handled event into a failed (rejected) one.
@@ -74,6 +75,11 @@ class Metrics:
         with _best_effort():
             self.retries.labels(event_type=event_type).inc()
 
+    def database_unavailable(self, event_type: str) -> None:
+        """A delivery failed because a database was away; it is retried, whatever its count."""
+        with _best_effort():
+            self.database_unavailable_retries.labels(event_type=event_type).inc()
+
     def dead_lettered(self, reason: str) -> None:
         # No event_type label: poison messages carry arbitrary task names.
         with _best_effort():
@@ -86,6 +92,7 @@ class Metrics:
                 self.tasks.labels(event_type=event_type, outcome=outcome)
             self.handling_seconds.labels(event_type=event_type)
             self.retries.labels(event_type=event_type)
+            self.database_unavailable_retries.labels(event_type=event_type)
         for reason in reasons:
             self.dead_letters.labels(reason=reason)
 
@@ -125,6 +132,13 @@ def _build() -> Metrics:
             "courier_worker_dead_letters",
             "Messages the worker published to a dead-letter queue, by reason.",
             ["reason"],
+            registry=registry,
+        ),
+        database_unavailable_retries=Counter(
+            "courier_worker_database_unavailable_retries",
+            "Retries scheduled because a database was away (restart, failover); these never "
+            "exhaust the retry budget.",
+            ["event_type"],
             registry=registry,
         ),
     )

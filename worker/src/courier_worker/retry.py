@@ -22,6 +22,13 @@ largest delay-queue tier not above it; a delay below the shortest tier waits
 the shortest tier (there is no immediate retry, so a failing dependency is
 never hammered). After ``max_retries`` retries the event is dead-lettered
 with reason ``retries-exhausted`` and the last error as detail.
+
+A database that is away (``is_database_unavailable``: a restart, a failover,
+a pause, a network cut, for the idempotency store or any handler's own
+writes) is the exception: however long it lasts, its failures never exhaust
+the retries and never dead-letter an event. They retry with the same
+backoff, capped at ``database_max_seconds`` so that events flow again soon
+after the database is back.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import psycopg
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
 from shared_contracts import WireMessage
@@ -78,8 +86,66 @@ _TRANSIENT_ERRNOS = frozenset(
 )
 
 
+#: SQLSTATEs that say the database is away for now, not that the statement is wrong.
+_UNAVAILABLE_SQLSTATES = frozenset(
+    {
+        "57P01",  # admin_shutdown: a restart, a failover, pg_terminate_backend
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now: starting up, shutting down, in recovery
+        "57014",  # query_canceled: statement_timeout while the server was stalled
+        "25006",  # read_only_sql_transaction: a demoted primary after a failover
+    }
+)
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53")  # connection exception; insufficient resources
+#: Transient too, but about concurrency rather than availability: they use the retry budget.
+_CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+
+
 class TransientError(Exception):
     """Raise from a handler to ask for a retry (the failure is expected to pass)."""
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says a database is away for now (restart, failover, pause, network).
+
+    For SQLAlchemy's errors and psycopg's own: a lost or refused connection,
+    a server shutting down or starting up, a statement cancelled by its
+    timeout, a write to a primary demoted by a failover. Not a wrong password
+    or a missing table: those do not pass by themselves.
+    """
+    driver = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    sqlstate = getattr(driver, "sqlstate", None)
+    if sqlstate:
+        return sqlstate in _UNAVAILABLE_SQLSTATES or sqlstate.startswith(
+            _UNAVAILABLE_SQLSTATE_CLASSES
+        )
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.DisconnectionError | sa_exc.TimeoutError):
+        return True  # a pooled connection lost; the pool exhausted while connections hang
+    connection_level = (
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+    )
+    if not isinstance(exc, connection_level):
+        return False
+    text = str(driver).lower()
+    if "sqlite" in type(driver).__module__:
+        return "locked" in text or "busy" in text  # one writer at a time; the rest wait
+    # Connection failures carry no SQLSTATE: a refusal for good says so in its message.
+    return not any(reason in text for reason in _MISCONFIGURED_MESSAGES)
+
+
+_MISCONFIGURED_MESSAGES = (
+    "authentication failed",
+    "no pg_hba.conf entry",
+    "does not exist",
+    "unsupported startup parameter",
+    "no such database",
+    "no such user",
+)
 
 
 def is_transient(exc: BaseException, also: tuple[type[BaseException], ...] = ()) -> bool:
@@ -101,9 +167,13 @@ def is_transient(exc: BaseException, also: tuple[type[BaseException], ...] = ())
         return True
     if isinstance(exc, smtplib.SMTPException):
         return False  # e.g. SMTPNotSupportedError: configuration, retrying will not help
+    if is_database_unavailable(exc):
+        return True
     if isinstance(exc, sa_exc.OperationalError | sa_exc.TimeoutError | sa_exc.DisconnectionError):
-        return True  # "database is locked", connection lost, pool exhausted
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True  # "database is locked", connection refused for now, pool exhausted
+    if isinstance(exc, sa_exc.DBAPIError) and getattr(exc.orig, "sqlstate", None) in (
+        _CONFLICT_SQLSTATES
+    ):
         return True
     if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
         return True
@@ -125,11 +195,16 @@ class RetryPolicy:
     base_seconds: float = 1.0
     max_seconds: float = 600.0
     tiers: tuple[int, ...] = (1, 5, 30, 120, 600)
+    #: The longest delay of a retry because the database was away (never exhausted).
+    database_max_seconds: float = 30.0
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
-    def backoff(self, retries: int) -> float:
+    def backoff(self, retries: int, *, database_away: bool = False) -> float:
         """The jittered delay (seconds) before retry number ``retries`` (0-based)."""
-        ceiling = min(self.max_seconds, self.base_seconds * 2.0 ** min(retries, 64))
+        limit = (
+            min(self.max_seconds, self.database_max_seconds) if database_away else self.max_seconds
+        )
+        ceiling = min(limit, self.base_seconds * 2.0 ** min(retries, 64))
         return self.rng.uniform(0.0, ceiling)
 
     def tier(self, delay: float) -> int:

@@ -97,12 +97,18 @@ def _flag(value: str, name: str) -> bool:
     raise ValueError(f"SMTP_URL: {name} must be true or false, got {value!r}")
 
 
+def split_broker_urls(url: str) -> tuple[str, ...]:
+    """The node URLs in ``url``: one, or several separated by ``;``."""
+    return tuple(part.strip() for part in url.split(";") if part.strip())
+
+
 class Settings(BaseSettings):
     """Everything the worker reads from its environment."""
 
     model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
 
     # URLs may carry credentials: keep them out of repr() and so out of logs.
+    #: One node's URL, or a cluster's nodes separated by ``;`` (kombu's failover list).
     RABBITMQ_URL: str = Field(default="amqp://guest:guest@localhost:5672/%2F", repr=False)
     WORKER_DATABASE_URL: str = Field(default_factory=_default_database_url, repr=False)
     #: Unset: emails are written as ``.eml`` files to ``MAIL_DIR``.
@@ -111,6 +117,9 @@ class Settings(BaseSettings):
     WORKER_DB_SYNCHRONOUS_COMMIT: Literal["on", "off", "local", "remote_write", "remote_apply"] = (
         "off"
     )
+    #: Seconds a connection attempt to PostgreSQL may take (libpq ``connect_timeout``):
+    #: a database that is away fails the delivery (retried) instead of hanging it.
+    WORKER_DB_CONNECT_TIMEOUT: int = Field(default=5, ge=1, le=300)
     MAIL_DIR: Path = Field(default_factory=lambda: _var_dir() / "mail")
     MAIL_FROM: str = "Courier <no-reply@courier.invalid>"
     #: Messages each pool process reserves ahead (Celery's prefetch multiplier).
@@ -151,6 +160,13 @@ class Settings(BaseSettings):
             raise ValueError("WORKER_RETRY_DELAYS must not repeat a delay")
         return tuple(sorted(value))
 
+    @field_validator("RABBITMQ_URL")
+    @classmethod
+    def _names_a_broker(cls, value: str) -> str:
+        if not split_broker_urls(value):
+            raise ValueError("RABBITMQ_URL names no broker")
+        return value
+
     @field_validator("SMTP_URL", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -172,6 +188,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @property
+    def broker_urls(self) -> tuple[str, ...]:
+        """Each broker node's URL in ``RABBITMQ_URL``, in the order given."""
+        return split_broker_urls(self.RABBITMQ_URL)
 
     @property
     def smtp(self) -> SmtpConfig | None:

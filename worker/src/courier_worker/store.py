@@ -254,14 +254,31 @@ class _DriverClaim:
 
 
 # Connections are not pinged on checkout (a round trip per delivery). A pooled
-# connection that died since its last use fails its next statement; SQLAlchemy
-# then invalidates it and every older one in the pool, and ``claim`` retries the
-# INSERT once on a fresh connection. Recycling bounds the age of idle
-# connections that firewalls and poolers silently drop.
+# connection that died since its last use (the server restarted or failed over)
+# fails its next statement; SQLAlchemy then invalidates it and every older one in
+# the pool, and ``claim`` retries the INSERT once on a fresh connection. Recycling
+# bounds the age of idle connections that firewalls and poolers silently drop.
 POOL_RECYCLE_SECONDS = 1800
+#: libpq ``connect_timeout`` (seconds) unless the caller says otherwise
+#: (``WORKER_DB_CONNECT_TIMEOUT``): a database that is away fails a delivery
+#: (which is retried) instead of hanging it.
+DEFAULT_CONNECT_TIMEOUT = 5
+#: TCP keepalives find a connection whose server vanished without closing it
+#: (a failover, a network cut) in about a minute instead of the kernel's hours.
+_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
-def make_engine(url: str, *, synchronous_commit: str | None = None) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    synchronous_commit: str | None = None,
+    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+) -> Engine:
     """An engine for ``url``; SQLite files get their folder, WAL mode and a lock timeout.
 
     ``synchronous_commit`` (PostgreSQL only) is set on each new connection, at
@@ -270,6 +287,12 @@ def make_engine(url: str, *, synchronous_commit: str | None = None) -> Engine:
     can then forget the last few hundred milliseconds of records, so an event
     delivered again after that handles again (one repeated side effect), and
     nothing is ever lost (docs/reliability.md).
+
+    On PostgreSQL, statements are never prepared server-side: through a
+    transaction pooler (PgBouncer) the next statement may run on another
+    server connection, where the prepared statement does not exist, and that
+    error would not be transient. Startup ``options`` are dropped by PgBouncer
+    configured with ``ignore_startup_parameters = options`` (docs/outbox.md).
     """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"pool_recycle": POOL_RECYCLE_SECONDS}
@@ -279,8 +302,15 @@ def make_engine(url: str, *, synchronous_commit: str | None = None) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         # Several pool processes share one file: wait for its lock instead of failing.
         kwargs = {"connect_args": {"timeout": 30}}
-    elif parsed.get_backend_name() == "postgresql" and synchronous_commit:
-        kwargs["connect_args"] = {"options": f"-c synchronous_commit={synchronous_commit}"}
+    elif parsed.get_backend_name() == "postgresql":
+        connect_args: dict[str, Any] = {
+            "connect_timeout": connect_timeout,
+            "prepare_threshold": None,
+            **_KEEPALIVES,
+        }
+        if synchronous_commit:
+            connect_args["options"] = f"-c synchronous_commit={synchronous_commit}"
+        kwargs["connect_args"] = connect_args
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

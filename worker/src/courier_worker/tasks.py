@@ -7,7 +7,8 @@ guard. A message that breaks the contracts is dead-lettered with its reason
 and acknowledged: retrying cannot fix it.
 
 A transient handler failure is retried through this worker's own delay
-queues (``retry.py``, ``_on_handler_error``), never with Celery's
+queues (``retry.py``, ``_on_handler_error``), a database that is away for as
+long as it takes (never dead-lettered), never with Celery's
 ``self.retry()``: that re-publishes through the task's exchange, which for
 these tasks is the topic exchange every consuming service is bound to, so
 each retry would reach the other services too.
@@ -44,6 +45,7 @@ from courier_worker.retry import (
     RETRIES_EXHAUSTED,
     RETRIES_HEADER,
     RetryMessage,
+    is_database_unavailable,
     is_transient,
 )
 from courier_worker.topology import spec_for
@@ -162,12 +164,17 @@ def _on_handler_error(
         log.error("event.failed", transient=False, retries=retries, exc_info=exc)
         _dead_letter(task, container, exc, args, kwargs)
         return Outcome.DEAD_LETTERED
-    if policy.exhausted(retries):
+    # A database that is away (the idempotency store's or a handler's) never
+    # exhausts the retries: the event waits for it, however long it takes.
+    database_away = is_database_unavailable(exc)
+    if policy.exhausted(retries) and not database_away:
         log.error("event.failed", transient=True, retries=retries, exc_info=exc)
         detail = f"gave up after {retries} retries; last error: {type(exc).__name__}: {exc}"
         _dead_letter(task, container, exc, args, kwargs, reason=RETRIES_EXHAUSTED, detail=detail)
         return Outcome.DEAD_LETTERED
-    delay = policy.backoff(retries)
+    if database_away:
+        metrics().database_unavailable(task.name)
+    delay = policy.backoff(retries, database_away=database_away)
     tier = policy.tier(delay)
     body, headers, properties, source = _message_from_request(task, args, kwargs)
     headers = {key: value for key, value in headers.items() if key not in BROKER_HEADERS}
@@ -185,7 +192,8 @@ def _on_handler_error(
         delay_seconds=tier,
         backoff_seconds=round(delay, 3),
         delay_queue=source.delay_queue(tier),
-        error=f"{type(exc).__name__}: {exc}",
+        database_unavailable=database_away,
+        error=f"{type(exc).__name__}: {exc}"[:500],
     )
     return Outcome.RETRIED
 

@@ -1,20 +1,27 @@
-"""The JSON API (django-ninja): OpenAPI at /api/openapi.json, docs at /api/docs."""
+"""The JSON API (django-ninja): OpenAPI at /api/openapi.json, docs at /api/docs.
+
+The AsyncAPI document of the events (``asyncapi.json`` here, written by
+``make asyncapi``) is served beside it at /api/asyncapi.json (``asyncapi.py``).
+"""
 
 from __future__ import annotations
 
-from ninja import NinjaAPI
-
 from courier_web.api.errors import install_error_handlers
+from courier_web.api.methods import CourierAPI
+from courier_web.api.openapi import document_common_responses
 from courier_web.api.parser import StrictJsonParser
+from courier_web.stats.api import router as stats_router
 from courier_web.users.api import router as users_router
 from courier_web.users.api import tokens_router
 
-api = NinjaAPI(
+api = CourierAPI(
     title="Courier web API",
     version="1",
     description=(
         "Registers users; every registration becomes a user.registered.v1 event. "
-        "Write methods are rate limited (429 with Retry-After and RateLimit-* headers)."
+        "A user is read, changed and deleted by that user or staff only; anyone else "
+        "gets the 404 of a missing id. Write methods are rate limited (429 with "
+        "Retry-After and RateLimit-* headers)."
     ),
     parser=StrictJsonParser(),
     docs_url="/docs",
@@ -23,5 +30,8 @@ api = NinjaAPI(
 install_error_handlers(api)
 api.add_router("/users", users_router)
 api.add_router("/tokens", tokens_router)
+api.add_router("/stats", stats_router)
+# Last: it documents, on every operation, what the stack and the hooks above may answer.
+document_common_responses(api)
 
 __all__ = ["api"]

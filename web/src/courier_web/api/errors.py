@@ -1,10 +1,16 @@
 """One JSON error shape for every API failure, and the handlers that produce it.
 
 ``{"error": {"code": ..., "message": ..., "fields": {"email": ["..."]}}}``
+
+A database that is away (a restart, a failover, a pause) is a ``503`` with
+``Retry-After``, never a ``500`` (``unavailable.py``): from an API view (the
+ninja handler below) and from anywhere else in the stack (a middleware, a
+plain Django view: the ``handler500`` view looks at the exception being handled).
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import structlog
@@ -16,6 +22,8 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from courier_web.api.parser import BadRequestBody
+from courier_web.api.unavailable import database_unavailable_response, document_database_unavailable
+from courier_web.health.database import DATABASE_ERRORS
 from courier_web.users.errors import EmailAlreadyRegistered, InvalidCredentials, NotAllowed
 
 log = structlog.get_logger(__name__)
@@ -123,6 +131,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
         return respond(request, 404, error_body("not_found", "not found"))
 
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+        if isinstance(exc, DATABASE_ERRORS) and (
+            unavailable := database_unavailable_response(request, exc)
+        ):
+            return unavailable
         log.exception("api.unhandled_error", path=request.path)
         return respond(request, 500, error_body("internal_error", "internal server error"))
 
@@ -140,6 +152,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
     ]
     for exc_class, handler in handlers:
         api.add_exception_handler(exc_class, handler)
+    document_database_unavailable(api)
 
 
 # Django's handler400/403/404/500 (config/urls.py): errors outside the API,
@@ -157,4 +170,11 @@ def not_found_view(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error_view(request: HttpRequest) -> JsonResponse:
+    # Django calls this while handling the exception: a database that is away
+    # (in a middleware's session or token lookup, say) is a 503 here too.
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DATABASE_ERRORS) and (
+        unavailable := database_unavailable_response(request, exc)
+    ):
+        return unavailable
     return JsonResponse(error_body("internal_error", "internal server error"), status=500)

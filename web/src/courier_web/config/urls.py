@@ -7,6 +7,7 @@ from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import path, re_path
 
 from courier_web.api import api
+from courier_web.api.asyncapi import asyncapi_document
 from courier_web.health import views as health
 from courier_web.metrics import views as metrics
 
@@ -14,6 +15,8 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
+    # The events' AsyncAPI document, beside the API's OpenAPI one (/api/openapi.json).
+    path("api/asyncapi.json", asyncapi_document, name="asyncapi"),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
     # The OpenAPI docs page's own assets (Swagger UI ships inside django-ninja),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import structlog
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from courier_web.outbox.relay_state import RelayHealth
 from courier_web.outbox.selectors import outbox_stats
 
 log = structlog.get_logger(__name__)
@@ -42,4 +43,34 @@ class OutboxCollector(Collector):
             "Outbox rows that failed for good (unroutable); replay them with "
             "`courier-web outbox replay`.",
             value=stats.failed,
+        )
+
+
+class RelayCollector(Collector):
+    """The relay process's view of its dependencies, read on each scrape of its own port.
+
+    ``courier_web_outbox_relay_database_up`` is 0 from the first failed
+    statement until one answers again (and before the first one answered):
+    alert on it, and on pending rows growing, rather than on the relay's log.
+    """
+
+    def __init__(self, health: Callable[[], RelayHealth]) -> None:
+        self.health = health
+
+    def collect(self) -> Iterator[Metric]:
+        health = self.health()
+        yield GaugeMetricFamily(
+            "courier_web_outbox_relay_database_up",
+            "1 while the relay's database answers, 0 while it is away (the relay reconnects).",
+            value=int(health.database_up),
+        )
+        yield GaugeMetricFamily(
+            "courier_web_outbox_relay_broker_up",
+            "1 while the broker takes the relay's messages, 0 while it is away.",
+            value=int(health.broker_up),
+        )
+        yield CounterMetricFamily(
+            "courier_web_outbox_relay_database_errors",
+            "Relay steps cut short because the database was away (each then reconnects).",
+            value=health.database_errors,
         )

@@ -33,3 +33,5 @@ class OutboxConfig(AppConfig):
         # Every model is loaded by now, so the declarations may name any of
         # them, whatever the order of INSTALLED_APPS (as admin.autodiscover()).
         autodiscover_modules("events")
+        # courier.E001: a model whose saves emit must refuse silent bulk writes.
+        from courier_web.outbox import checks  # noqa: F401

@@ -1,7 +1,14 @@
-"""How the web service reaches RabbitMQ: connection parameters with bounded waits."""
+"""How the web service reaches RabbitMQ: connection parameters with bounded waits.
+
+``RABBITMQ_URL`` names one node, or the nodes of a cluster separated by ``;``
+(the separator Celery and kombu take too). Each connection tries the nodes
+in a new random order: connections spread over the cluster, and after a
+node is lost the next connection goes to one that answers.
+"""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,10 +43,28 @@ class BrokerOptions:
         )
 
 
-def connection_parameters(options: BrokerOptions) -> pika.URLParameters:
-    """Parameters from the URL, with our bounded timeouts unless the URL sets its own."""
-    params = pika.URLParameters(options.url)
-    in_url = set(parse_qs(urlsplit(options.url).query))
+#: Separates the nodes' URLs in ``RABBITMQ_URL``.
+URL_SEPARATOR = ";"
+
+
+def broker_urls(url: str) -> list[str]:
+    """The node URLs in ``url``: one, or several separated by ``;``."""
+    urls = [part.strip() for part in url.split(URL_SEPARATOR) if part.strip()]
+    if not urls:
+        raise ValueError("RABBITMQ_URL names no broker")
+    return urls
+
+
+def connection_parameters(options: BrokerOptions) -> list[pika.URLParameters]:
+    """One set of parameters per node, in a random order; pika tries them in turn."""
+    urls = broker_urls(options.url)
+    return [node_parameters(url, options) for url in random.sample(urls, len(urls))]
+
+
+def node_parameters(url: str, options: BrokerOptions) -> pika.URLParameters:
+    """Parameters from one node's URL, with our bounded timeouts unless the URL sets its own."""
+    params = pika.URLParameters(url)
+    in_url = set(parse_qs(urlsplit(url).query))
     if "socket_timeout" not in in_url:
         params.socket_timeout = options.connect_timeout
     if "stack_timeout" not in in_url:
@@ -57,15 +82,18 @@ def connection_parameters(options: BrokerOptions) -> pika.URLParameters:
 
 def probe_broker(options: BrokerOptions, *, timeout: float) -> None:
     """Open and close one AMQP connection within ~``timeout``; raise if that fails."""
-    params = connection_parameters(options)
-    params.socket_timeout = timeout
-    params.stack_timeout = timeout * 2
-    connection = pika.BlockingConnection(params)
+    every_node = connection_parameters(options)
+    for params in every_node:
+        params.socket_timeout = timeout
+        params.stack_timeout = timeout * 2
+    connection = pika.BlockingConnection(every_node)
     connection.close()
 
 
 def redact_url(url: str) -> str:
-    """``url`` without its password, for log lines and error messages."""
+    """``url`` (each node's, if several) without its password, for log lines and errors."""
+    if URL_SEPARATOR in url:
+        return URL_SEPARATOR.join(redact_url(part) for part in broker_urls(url))
     parts = urlsplit(url)
     if not parts.password:
         return url

@@ -1,8 +1,13 @@
 """The relay loop: publish whatever the in-process publisher did not, forever.
 
 It claims batches of pending rows older than a grace period, publishes them
-with confirms, backs off (exponentially, with jitter) while the broker is away,
-and logs once per state change rather than once per row.
+with confirms, backs off (exponentially, with jitter) while the broker or the
+database is away, and logs once per state change rather than once per row.
+A database error anywhere in a step (a claim, the mark-sent after a confirm,
+a prune) drops the connections and backs off (``relay_database.py``); the
+rows of a batch cut short stay pending and are published again (the worker's
+idempotency absorbs the repeat). Once the database answers again the relay
+sweeps from the top and LISTENs anew.
 
 Each turn of the loop is one step: check the broker, then either publish the
 rows NOTIFY announced (claimed by id, between sweeps) or sweep the pending
@@ -21,11 +26,14 @@ from datetime import timedelta
 
 import structlog
 
+from courier_web.health.database import DATABASE_ERRORS, DatabaseFailure
+from courier_web.health.database import classify_database_error as database_failure
 from courier_web.outbox.backoff import Backoff
 from courier_web.outbox.operations import outbox_prune
 from courier_web.outbox.publisher import Publisher
 from courier_web.outbox.publishing import BatchReport, outbox_publish_batch, outbox_publish_ids
-from courier_web.outbox.relay_state import Drain, RelayConfig, RelayStats, Step
+from courier_web.outbox.relay_database import DatabaseLink, describe_database
+from courier_web.outbox.relay_state import Drain, RelayConfig, RelayHealth, RelayStats, Step
 from courier_web.outbox.wakeup import SleepWakeup, Wakeup
 
 __all__ = ["START_BROKER_HINT", "Relay", "RelayConfig", "RelayStats"]
@@ -53,6 +61,7 @@ class Relay:
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
         wakeup: Wakeup | None = None,
+        database: DatabaseLink | None = None,
     ) -> None:
         self.publisher = publisher
         self.config = config
@@ -62,9 +71,22 @@ class Relay:
         #: What an idle relay waits on: the poll interval, or NOTIFY (``wakeup.py``).
         self.wakeup = wakeup or SleepWakeup(self.stop)
         self.clock = clock
+        #: Whether the database answers; backs off between reconnections.
+        self.database = database or DatabaseLink(
+            Backoff(initial=backoff.initial, maximum=backoff.maximum), database=describe_database()
+        )
         self.stats = RelayStats()
         self._broker_up: bool | None = None  # unknown until the first attempt
         self._next_prune = clock()  # prune once right at start
+        self._reconnect_delay = 0.0
+
+    def health(self) -> RelayHealth:
+        """What the relay knows of its dependencies now (its metrics endpoint reads it)."""
+        return RelayHealth(
+            broker_up=self._broker_up is True,
+            database_up=self.database.up is True,
+            database_errors=self.stats.database_errors,
+        )
 
     def run(self, *, once: bool = False) -> RelayStats:
         """Loop until ``stop`` is set; with ``once``, until nothing is left or the broker fails."""
@@ -72,12 +94,17 @@ class Relay:
         drain = Drain(next_sweep=self.clock(), last_progress=self.clock())
         try:
             while not self.stop.is_set():
-                self._maybe_prune()
-                step = self._step(drain, once=once)
+                try:
+                    self._maybe_prune()
+                    step = self._step(drain, once=once)
+                except DATABASE_ERRORS as exc:
+                    step = self._database_failed(exc, drain, once=once)
                 if step is Step.STOP:
                     break
                 if step is Step.BACK_OFF:
                     self.stop.wait(self.backoff.next_delay())
+                elif step is Step.RECONNECT:
+                    self.stop.wait(self._reconnect_delay)
         finally:
             self.wakeup.close()
             self.publisher.close()
@@ -93,11 +120,22 @@ class Relay:
             return self._publish_notified(drain)
         return self._sweep(drain, once=once)
 
+    def _database_failed(self, exc: Exception, drain: Drain, *, once: bool) -> Step:
+        """The database went away mid-step: drop every connection, start over from the top."""
+        self._reconnect_delay = self.database.failed(exc)  # raises unless it is away for now
+        self.stats.database_errors += 1
+        self.wakeup.close()
+        # Announced ids may have been claimed meanwhile; the next sweep finds whatever is pending.
+        drain.notified, drain.position, drain.next_sweep = [], None, self.clock()
+        return Step.STOP if once else Step.RECONNECT
+
     def _publish_notified(self, drain: Drain) -> Step:
         """Claim the next batch of announced rows by id; wait for more until the sweep is due."""
         size = self.config.batch_size
         ids, drain.notified = drain.notified[:size], drain.notified[size:]
-        if self._account(outbox_publish_ids(ids=ids, publisher=self.publisher)):
+        report = outbox_publish_ids(ids=ids, publisher=self.publisher)
+        self.database.succeeded()
+        if self._account(report):
             drain.notified = []  # still pending: the next sweep takes them
             return Step.BACK_OFF
         if not drain.notified:
@@ -113,6 +151,7 @@ class Relay:
             min_age=timedelta(seconds=self.config.grace),
             after=drain.position,
         )
+        self.database.succeeded()
         full = report.claimed >= self.config.batch_size and report.error is None
         # Only a full, clean batch continues from where it ended; anything
         # else starts the next claim from the top of the pending rows.
@@ -178,7 +217,12 @@ class Relay:
                 batch_size=self.config.prune_batch_size,
                 max_batches=self.config.prune_batches,
             )
-        except Exception:  # a failed prune must not stop publishing
+        except Exception as exc:  # a failed prune must not stop publishing
+            if (
+                isinstance(exc, DATABASE_ERRORS)
+                and database_failure(exc) is not DatabaseFailure.OTHER
+            ):
+                raise  # the database is away or refuses us: the loop deals with it
             log.exception("outbox.prune_failed")
 
     def _log_started(self, once: bool) -> None:
@@ -186,6 +230,8 @@ class Relay:
         log.info(
             "outbox.relay_started",
             broker=self.broker,
+            database=self.database.database,
+            wakeup=self.wakeup.mode,
             once=once,
             batch_size=self.config.batch_size,
             poll_interval=self.config.poll_interval,

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from courier_web.outbox.claims import Position
 
-__all__ = ["Drain", "RelayConfig", "RelayStats", "Step"]
+__all__ = ["Drain", "RelayConfig", "RelayHealth", "RelayStats", "Step"]
 
 
 @dataclass
@@ -18,6 +18,17 @@ class RelayStats:
     sent: int = 0
     failed: int = 0
     broker_errors: int = 0
+    #: Steps cut short because the database was away.
+    database_errors: int = 0
+
+
+@dataclass(frozen=True)
+class RelayHealth:
+    """Whether the relay's dependencies answer now (False until first proven)."""
+
+    broker_up: bool
+    database_up: bool
+    database_errors: int
 
 
 @dataclass(frozen=True)
@@ -40,7 +51,8 @@ class Step(enum.Enum):
 
     GO_ON = "go on"
     BACK_OFF = "back off"  # the broker did not take it: wait, then try again
-    STOP = "stop"  # ``once``: done, or the broker failed
+    RECONNECT = "reconnect"  # the database is away: wait, then connect again
+    STOP = "stop"  # ``once``: done, or the broker or the database failed
 
 
 @dataclass

@@ -2,7 +2,10 @@
 
 ``bearer_user`` resolves the ``Authorization: Bearer`` header once per request
 and caches the answer on the request, so the rate limiter, the API's auth and
-the access log share one lookup. The token itself is never logged.
+the access log share one lookup. The token itself is never logged. The user an
+API call authenticates as becomes the request's actor (``courier_web.actor``),
+which the events it causes name. ``staff_auth`` lets staff only: anyone else
+who authenticates gets ``NotAllowed`` (403) before the request body is read.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import APIKeyCookie, HttpBearer
 
+from courier_web.actor import current_actor_id, set_actor
+from courier_web.users.errors import NotAllowed
 from courier_web.users.models import User
 from courier_web.users.selectors import user_for_token
 
@@ -42,12 +47,17 @@ def bearer_user(request: HttpRequest) -> User | None:
 def known_user_id(request: HttpRequest) -> int | None:
     """The caller's user id if it is already known, without any new query.
 
-    For the access log: it must not make every request load its session.
+    For the access log: it must not make every request load its session. The
+    actor an API call authenticated as comes first: it outlives the account
+    when the request deletes it (Django then clears the instance's pk).
     """
+    actor = current_actor_id()
+    if actor is not None:
+        return actor
     user = getattr(request, _CACHE_ATTR, None)
     if user is None:
         user = getattr(request, "_cached_user", None)  # set once request.user was evaluated
-    if user is not None and user.is_authenticated:
+    if user is not None and user.is_authenticated and user.pk is not None:
         return int(user.pk)
     return None
 
@@ -70,6 +80,7 @@ class TokenAuth(HttpBearer):
         user = bearer_user(request)
         if user is not None:
             request.user = user
+            set_actor(user.pk)  # ActorMiddleware forgets it when the request ends
         return user
 
 
@@ -89,9 +100,32 @@ class SessionCookieAuth(APIKeyCookie):
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         if key and request.user.is_authenticated:
+            set_actor(request.user.pk)  # ActorMiddleware forgets it when the request ends
             return request.user
         return None
 
 
+def _staff_only(user: Any) -> Any:
+    if user is not None and not user.is_staff:
+        raise NotAllowed("staff only")
+    return user
+
+
+class StaffTokenAuth(TokenAuth):
+    """A bearer token of a staff account; another account's token is a 403."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        return _staff_only(super().authenticate(request, token))
+
+
+class StaffSessionCookieAuth(SessionCookieAuth):
+    """The session of a staff account; another account's session is a 403."""
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        return _staff_only(super().authenticate(request, key))
+
+
 #: Token first (no cookie, no CSRF), then the Django session (CSRF-checked by ninja).
 user_auth = [TokenAuth(), SessionCookieAuth()]
+#: As ``user_auth``, for staff accounts only: 401 without credentials, 403 for others.
+staff_auth = [StaffTokenAuth(), StaffSessionCookieAuth()]

@@ -19,7 +19,7 @@ class InvalidCredentials(Exception):
 
 
 class NotAllowed(Exception):
-    """The caller may not change this user."""
+    """The caller is known but may not do this (an interface answers 403)."""
 
-    def __init__(self) -> None:
-        super().__init__("you may only change your own account")
+    def __init__(self, message: str = "staff only") -> None:
+        super().__init__(message)

@@ -10,9 +10,17 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from courier_web.outbox.guard import EventedManager, EventedQuerySet
 
-class UserManager(BaseUserManager["User"]):
-    """Creates users for Django's own tools (createsuperuser); the API uses services."""
+_UserManagerBase = BaseUserManager.from_queryset(EventedQuerySet)
+
+
+class UserManager(_UserManagerBase["User"]):
+    """Creates users for Django's own tools (createsuperuser); the API uses services.
+
+    Its QuerySets refuse ``bulk_create``/``update``, which would skip the events
+    of a user's saves: use ``courier_web.outbox.evented_bulk_create`` (the import).
+    """
 
     use_in_migrations = True
 
@@ -62,6 +70,8 @@ class Profile(models.Model):
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="profile")
     bio = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = EventedManager["Profile"]()
 
     def __str__(self) -> str:
         return f"profile of {self.user_id}"

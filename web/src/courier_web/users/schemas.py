@@ -6,18 +6,11 @@ from datetime import datetime
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, EmailStr, Field
+from pydantic import ConfigDict, Field
 
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL (0x00): refused here as a 422, not a 500 from the database.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-#: A string that may be stored in or looked up against a PostgreSQL text column.
-NoNul = AfterValidator(_no_nul)
+from courier_web.api.emails import Email
+from courier_web.api.passwords import Password
+from courier_web.api.text import NoNul
 
 
 class UserCreateIn(Schema):
@@ -25,8 +18,8 @@ class UserCreateIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: Annotated[EmailStr, Field(max_length=254)]
-    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    email: Email
+    password: Password
     display_name: Annotated[str, Field(max_length=150), NoNul] = ""
 
 
@@ -60,3 +53,37 @@ class TokenOut(Schema):
     """A new bearer token; it is shown only this once."""
 
     token: str
+
+
+class UserImportRowIn(Schema):
+    """One account to import; its email is checked row by row (a bad one refuses its row only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Bounded here for the request's size only: the rules of an email (and of
+    #: storable text) are checked per row, refusing that row only.
+    email: Annotated[str, Field(max_length=320)]
+    display_name: Annotated[str, Field(max_length=150)] = ""
+
+
+class ImportedUserOut(Schema):
+    """A user the import created, with the index of its row."""
+
+    row: int
+    id: int
+    email: str
+
+
+class RowErrorOut(Schema):
+    """Why the row at ``row`` was refused: ``invalid`` or ``duplicate``, by field."""
+
+    row: int
+    code: str
+    fields: dict[str, list[str]]
+
+
+class UserImportOut(Schema):
+    """What an import did: the users it created and the rows it refused."""
+
+    created: list[ImportedUserOut]
+    errors: list[RowErrorOut]

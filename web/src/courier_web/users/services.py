@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -12,6 +13,8 @@ from django.http import HttpRequest
 from courier_web.users.errors import EmailAlreadyRegistered, InvalidCredentials
 from courier_web.users.models import ApiToken, User
 from courier_web.users.tokens import token_hash, token_new
+
+log = structlog.get_logger(__name__)
 
 
 @transaction.atomic
@@ -61,9 +64,12 @@ def user_update(*, user: User, display_name: str | None = None) -> User:
     return user
 
 
-def user_may_change(*, actor: User, target_id: int) -> bool:
-    """Users change themselves; staff change anyone."""
-    return bool(actor.is_staff or actor.pk == target_id)
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    """Delete an account with its profile and tokens; their deletion events follow."""
+    user_id = user.pk
+    user.delete()
+    log.info("users.deleted", user_id=user_id)
 
 
 @transaction.atomic

@@ -35,7 +35,7 @@ def test_requests_are_counted_by_route_method_and_status(client: Client) -> None
     before = sample(
         scrape(client),
         "courier_web_http_requests_total",
-        'method="GET",route="/api/users/<user_id>",status="404"',
+        'method="GET",route="/api/users/<user_id>",status="401"',
     )
 
     client.get("/api/users/1")
@@ -45,7 +45,7 @@ def test_requests_are_counted_by_route_method_and_status(client: Client) -> None
     after = sample(
         text,
         "courier_web_http_requests_total",
-        'method="GET",route="/api/users/<user_id>",status="404"',
+        'method="GET",route="/api/users/<user_id>",status="401"',
     )
     assert after == (before or 0) + 2
     assert "courier_web_http_request_duration_seconds_bucket{" in text

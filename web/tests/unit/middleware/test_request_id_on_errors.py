@@ -52,10 +52,10 @@ def test_an_unhandled_exception_is_a_json_500_with_the_request_id(settings: Any)
 
 
 @pytest.mark.django_db
-def test_api_404_carries_the_request_id(client: Client) -> None:
+def test_api_errors_carry_the_request_id(client: Client) -> None:
     response = client.get("/api/users/999")
 
-    assert_json_error(response, 404, "not_found")
+    assert_json_error(response, 401, "unauthenticated")
 
 
 def test_a_malformed_request_id_is_replaced(client: Client) -> None:

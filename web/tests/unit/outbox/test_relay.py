@@ -161,6 +161,8 @@ def test_a_backlog_drain_resumes_after_its_last_row_and_still_finds_rows_it_pass
 class AnnouncingWakeup:
     """Announces rows written while the relay waits, like the outbox's NOTIFY trigger."""
 
+    mode = "notify"
+
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
         self.waits = 0

@@ -61,7 +61,7 @@ def test_duplicate_email_in_another_case_is_409(client: Client) -> None:
 
     assert response.status_code == 409
     assert "email" in error_fields(response)
-    assert OutboxMessage.objects.count() == 1
+    assert OutboxMessage.objects.filter(event_type="user.registered.v1").count() == 1
 
 
 def test_an_invalid_email_is_422_naming_the_field(client: Client) -> None:
@@ -116,17 +116,28 @@ def test_an_empty_body_is_422(client: Client) -> None:
     assert "body" in error_fields(response)
 
 
-def test_get_returns_the_user(client: Client) -> None:
+def bearer(client: Client, email: str) -> dict[str, str]:
+    response = client.post(
+        "/api/tokens",
+        json.dumps({"email": email, "password": STRONG_PASSWORD}),
+        content_type="application/json",
+    )
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def test_get_returns_the_user_to_themselves(client: Client) -> None:
     created = post_user(client, {"email": "ada@example.com", "password": STRONG_PASSWORD}).json()
 
-    response = client.get(f"/api/users/{created['id']}")
+    response = client.get(f"/api/users/{created['id']}", headers=bearer(client, "ada@example.com"))
 
     assert response.status_code == 200
     assert response.json() == created
 
 
 def test_get_an_unknown_user_is_404_json(client: Client) -> None:
-    response = client.get("/api/users/999999")
+    post_user(client, {"email": "ada@example.com", "password": STRONG_PASSWORD})
+
+    response = client.get("/api/users/999999", headers=bearer(client, "ada@example.com"))
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
@@ -143,7 +154,7 @@ def test_the_callers_request_id_is_echoed_and_becomes_the_correlation_id(
 
     assert response.status_code == 201
     assert response["X-Request-ID"] == "checkout-7f3a.1"
-    row = OutboxMessage.objects.get()
+    row = OutboxMessage.objects.get(event_type="user.registered.v1")
     wire = wire_message(row)
     assert decode(wire.body, wire.headers).correlation_id == "checkout-7f3a.1"
     assert wire.headers["x-courier-correlation-id"] == "checkout-7f3a.1"
@@ -163,7 +174,8 @@ def test_a_missing_or_malformed_request_id_is_replaced_by_a_fresh_one(
     assert generated != incoming
     assert len(generated) == 32
     int(generated, 16)
-    assert OutboxMessage.objects.get().correlation_id == generated
+    # Every event of the request (the registration and its audit trail) carries it.
+    assert set(OutboxMessage.objects.values_list("correlation_id", flat=True)) == {generated}
 
 
 def test_error_responses_carry_a_request_id_too(client: Client) -> None:

@@ -100,15 +100,17 @@ def test_an_unknown_token_is_401(client: Client) -> None:
     assert response.status_code == 401
 
 
-def test_another_user_is_403(client: Client) -> None:
+def test_another_user_gets_the_404_of_a_missing_id(client: Client) -> None:
     ada = register(client, "ada@example.com")
     register(client, "mallory@example.com")
     token = issue_token(client, "mallory@example.com").json()["token"]
 
     response = patch(client, ada, {"display_name": "pwned"}, token)
+    missing = patch(client, 999_999, {"display_name": "pwned"}, token)
 
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "forbidden"
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert missing.status_code == 404
     assert User.objects.get(pk=ada).display_name == ""
 
 
@@ -165,7 +167,9 @@ def test_staff_patching_a_missing_user_is_404(client: Client) -> None:
 def test_a_token_of_a_deactivated_user_no_longer_works(client: Client) -> None:
     user_id = register(client, "ada@example.com")
     token = issue_token(client, "ada@example.com").json()["token"]
-    User.objects.filter(pk=user_id).update(is_active=False)
+    user = User.objects.get(pk=user_id)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
 
     assert patch(client, user_id, {"display_name": "x"}, token).status_code == 401
 

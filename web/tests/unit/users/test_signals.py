@@ -27,11 +27,11 @@ def test_a_new_user_gets_a_profile() -> None:
     assert Profile.objects.filter(user=user).count() == 1
 
 
-def test_a_new_user_writes_one_outbox_row_with_the_right_envelope() -> None:
+def test_a_new_user_writes_one_registration_row_with_the_right_envelope() -> None:
     with bound_request_id("req-42"):
         user = user_create(email="ada@example.com", password=STRONG_PASSWORD, display_name="Ada")
 
-    row = OutboxMessage.objects.get()
+    row = OutboxMessage.objects.get(event_type="user.registered.v1")
     assert row.status == OutboxStatus.PENDING
     assert row.event_type == "user.registered.v1"
     assert row.routing_key == "user.registered.v1"
@@ -58,16 +58,18 @@ def test_outside_a_request_the_event_gets_a_fresh_correlation_id() -> None:
     user_create(email="ada@example.com", password=STRONG_PASSWORD)
     user_create(email="bob@example.com", password=STRONG_PASSWORD)
 
-    ids = set(OutboxMessage.objects.values_list("correlation_id", flat=True))
+    registrations = OutboxMessage.objects.filter(event_type="user.registered.v1")
+    ids = set(registrations.values_list("correlation_id", flat=True))
     assert len(ids) == 2
 
 
-def test_updating_a_user_writes_no_event() -> None:
+def test_updating_a_user_writes_no_registration() -> None:
     user = user_create(email="ada@example.com", password=STRONG_PASSWORD)
     user.display_name = "Ada L."
     user.save()
 
-    assert OutboxMessage.objects.count() == 1
+    # Only the audit trail's entity.changed.v1 (tests/unit/audit) follows an update.
+    assert OutboxMessage.objects.filter(event_type="user.registered.v1").count() == 1
 
 
 def test_a_rollback_leaves_no_user_profile_or_row_and_publishes_nothing(
@@ -106,9 +108,12 @@ def test_after_commit_the_row_is_handed_to_the_publisher_and_marked_sent(
     for callback in callbacks:
         callback()
 
-    row = OutboxMessage.objects.get()
-    assert inline_dispatcher.submitted == [row.pk]
-    assert [m.message_id for m in fake_publisher.published] == [str(row.event_id)]
-    assert row.status == OutboxStatus.SENT
-    assert row.sent_at is not None
-    assert row.attempts == 1
+    # The registration and the audit trail's rows (the user's and the profile's creations).
+    rows = list(OutboxMessage.objects.order_by("pk"))
+    assert len(rows) == 3
+    assert inline_dispatcher.submitted == [row.pk for row in rows]
+    assert [m.message_id for m in fake_publisher.published] == [str(row.event_id) for row in rows]
+    for row in rows:
+        assert row.status == OutboxStatus.SENT
+        assert row.sent_at is not None
+        assert row.attempts == 1

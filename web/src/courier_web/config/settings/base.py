@@ -42,6 +42,9 @@ INSTALLED_APPS = [
     "ninja",
     "courier_web.users",
     "courier_web.outbox",
+    "courier_web.audit",
+    "courier_web.stats",
+    "courier_web.catalog",
 ]
 
 # The middleware stack, outermost first (docs/middleware.md explains each place).
@@ -52,6 +55,9 @@ MIDDLEWARE = [
     #    429, 500), passes back through it and gets X-Request-ID, and every log
     #    line below it carries request_id.
     "courier_web.middleware.request_id.RequestIdMiddleware",
+    # The acting user (courier_web.actor): none at the start of every request,
+    # forgotten at its end, so a thread never carries one into the next request.
+    "courier_web.actor.ActorMiddleware",
     # 2. Access log and request metrics: outside everything that can answer, so
     #    it sees the final status and times the whole stack.
     "courier_web.middleware.access_log.AccessLogMiddleware",
@@ -112,6 +118,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": env_float("SQLITE_BUSY_TIMEOUT", 20.0),
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that is away fails a connection attempt within the timeout
+    # (a 503, a relay back-off) instead of hanging on it; keepalives find a
+    # connection whose server vanished without closing it (a failover). Both
+    # are client-side, so they work through PgBouncer too. docs/reliability.md.
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5),
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+#: DATABASE_URL is a transaction pooler (PgBouncer ``pool_mode = transaction``):
+#: no server-side cursors, no session state, and the relay LISTENs only on
+#: OUTBOX_LISTEN_URL (docs/outbox.md, "Through PgBouncer").
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_TRANSACTION_POOLING
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
@@ -151,6 +175,11 @@ CACHES = {
     )
 }
 
+#: Seconds a cached ``GET /api/stats`` answer lives at most. Signals invalidate it
+#: at once where the cache is shared (Redis); without REDIS_URL each web process
+#: has its own cache, and the others catch up within this time.
+STATS_CACHE_SECONDS = env_float("STATS_CACHE_SECONDS", 300.0)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -177,6 +206,15 @@ OUTBOX_RELAY_GRACE = env_float("OUTBOX_RELAY_GRACE", 2.0)
 #: by the relay and by the in-process publisher's circuit breaker.
 OUTBOX_BACKOFF_INITIAL = env_float("OUTBOX_BACKOFF_INITIAL", 0.5)
 OUTBOX_BACKOFF_MAX = env_float("OUTBOX_BACKOFF_MAX", 30.0)
+#: Largest delay (seconds) between the relay's reconnections to a database
+#: that is away: short, since a connection attempt costs the database little.
+OUTBOX_DB_BACKOFF_MAX = env_float("OUTBOX_DB_BACKOFF_MAX", 5.0)
+#: PostgreSQL statement_timeout (seconds) of the relay's own connections
+#: (0: the server's); sent as a startup option, see docs/outbox.md for PgBouncer.
+OUTBOX_STATEMENT_TIMEOUT = env_float("OUTBOX_STATEMENT_TIMEOUT", 10.0)
+#: A direct PostgreSQL URL for the relay's LISTEN when DATABASE_URL goes
+#: through a transaction pooler (where LISTEN receives nothing); unset: DATABASE_URL.
+OUTBOX_LISTEN_URL = env_str("OUTBOX_LISTEN_URL", "")
 #: TCP connect / socket timeout (seconds) towards the broker.
 OUTBOX_CONNECT_TIMEOUT = env_float("OUTBOX_CONNECT_TIMEOUT", 2.0)
 #: Give up on a connection the broker blocks (memory/disk alarm) after this long.
