@@ -74,12 +74,24 @@ def handled(worker: Worker) -> Counter[str]:
     )
 
 
+def settled(worker: Worker) -> set[str]:
+    """Events handled, or found already handled: a commit whose answer the outage
+    swallowed is retried, and the retry finds the record (``event.duplicate``)."""
+    return set(handled(worker)) | set(_count(worker, "event.duplicate"))
+
+
+def _count(worker: Worker, event: str) -> Counter[str]:
+    return Counter(
+        str(line["event_id"]) for line in worker.log_lines() if line.get("event") == event
+    )
+
+
 def wait_until_all_handled(worker: Worker, ids: set[str], timeout: float) -> None:
-    """Wait for ``ids`` to be handled; else fail naming what became of those that were not."""
+    """Wait for ``ids`` to be settled; else fail naming what became of those that were not."""
     try:
-        wait_for(lambda: ids <= handled(worker).keys(), timeout=timeout, what="every event handled")
+        wait_for(lambda: ids <= settled(worker), timeout=timeout, what="every event handled")
     except AssertionError:
-        missing = ids - handled(worker).keys()
+        missing = ids - settled(worker)
         story = {
             event_id: [
                 (line.get("event"), str(line.get("error", ""))[:200])
@@ -117,7 +129,9 @@ def test_an_outage_longer_than_the_retry_budget_dead_letters_nothing(
     ids = {str(envelope.event_id) for envelope in envelopes}
     wait_until_all_handled(worker, ids, timeout=60)
 
-    assert all(handled(worker)[event_id] == 1 for event_id in ids)
+    # Recorded once each; an email sent just before its record's commit was cut
+    # may be sent again (at-least-once, as docs/reliability.md says).
+    assert all(handled(worker)[event_id] <= 1 for event_id in ids)
     assert {path.stem for path in worker.emails()} >= ids
     no_dead_letters(broker, envelopes)
     assert not [line for line in worker.log_lines() if line.get("event") == "event.dead_lettered"]
@@ -136,7 +150,7 @@ def test_a_restart_while_a_backlog_drains_handles_each_event_once(
     wait_until_all_handled(worker, ids, timeout=120)
 
     counts = handled(worker)
-    assert [event_id for event_id in ids if counts[event_id] != 1] == []
+    assert [event_id for event_id in ids if counts[event_id] > 1] == []
     no_dead_letters(broker, envelopes)
     retried = [
         line
