@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,14 @@ class Server:
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=20)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            # The dev server's shutdown is not what these tests are about; on a
+            # loaded machine it was once seen to outlast 20 s. Say so, end it.
+            warnings.warn(f"runserver ignored SIGINT for 20 s: {self.log}", stacklevel=2)
+            self.process.kill()
+            self.process.wait(timeout=20)
 
 
 @pytest.fixture
