@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import pika
+import pika.exceptions
 from django.conf import settings
+from pika.adapters.blocking_connection import BlockingConnection
 
 
 @dataclass(frozen=True)
@@ -80,14 +82,33 @@ def node_parameters(url: str, options: BrokerOptions) -> pika.URLParameters:
     return params
 
 
+def open_connection(options: BrokerOptions, *, timeout: float | None = None) -> BlockingConnection:
+    """A connection to the first node that answers, the nodes tried in a random order.
+
+    One node at a time: given the whole list, pika (1.3, 1.4) gives up at the
+    first node whose name does not resolve (a node gone from DNS) instead of
+    trying the next. ``timeout`` replaces the per-node connect timeout.
+    """
+    failures: list[tuple[str, Exception]] = []
+    for params in connection_parameters(options):
+        if timeout is not None:
+            params.socket_timeout = timeout
+            params.stack_timeout = timeout * 2
+        try:
+            return BlockingConnection(params)
+        except (pika.exceptions.AMQPError, OSError) as exc:  # OSError: a name gone from DNS
+            failures.append((f"{params.host}:{params.port}", exc))
+    if len(failures) == 1:
+        raise failures[0][1]
+    raise pika.exceptions.AMQPConnectionError(
+        "no broker node answered: "
+        + "; ".join(f"{node}: {type(exc).__name__}: {exc}" for node, exc in failures)
+    )
+
+
 def probe_broker(options: BrokerOptions, *, timeout: float) -> None:
-    """Open and close one AMQP connection within ~``timeout``; raise if that fails."""
-    every_node = connection_parameters(options)
-    for params in every_node:
-        params.socket_timeout = timeout
-        params.stack_timeout = timeout * 2
-    connection = pika.BlockingConnection(every_node)
-    connection.close()
+    """Open and close one AMQP connection within ~``timeout`` per node; raise if that fails."""
+    open_connection(options, timeout=timeout).close()
 
 
 def redact_url(url: str) -> str:

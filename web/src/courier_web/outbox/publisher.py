@@ -29,7 +29,7 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 from pika.delivery_mode import DeliveryMode
 from shared_contracts import EVENTS_EXCHANGE, WireMessage
 
-from courier_web.outbox.broker import BrokerOptions, connection_parameters
+from courier_web.outbox.broker import BrokerOptions, open_connection
 
 log = structlog.get_logger(__name__)
 
@@ -95,7 +95,7 @@ class PikaPublisher:
         if self._channel is not None and self._channel.is_open:
             return self._channel
         self.close()
-        connection = pika.BlockingConnection(connection_parameters(self.options))
+        connection = open_connection(self.options)
         try:
             channel = connection.channel()
             # The producer owns the exchange; it never declares queues.
