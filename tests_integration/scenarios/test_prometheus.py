@@ -18,8 +18,9 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
+from ..faults.helpers import start_worker_again
 from ..support.clients import WebClient
-from ..support.containers import ServiceContainer, Worker
+from ..support.containers import ServiceContainer
 from ..support.observability import (
     OBSERVABILITY,
     QUEUE_EXPORTER_PORT,
@@ -74,18 +75,6 @@ def prometheus(stack: Stack, queue_exporter: QueueExporter) -> Iterator[Promethe
         server.stop()
 
 
-def _start_worker(worker: Worker) -> None:
-    """``docker start`` a stopped worker and wait for its next ``ready.`` line."""
-    readies = worker.logs().count(" ready.")
-    worker.get_wrapped_container().start()
-    wait_until(
-        lambda: worker.logs().count(" ready.") > readies,
-        timeout=120,
-        what=f"worker {worker.alias} to report ready again",
-        interval=0.5,
-    )
-
-
 def _running(container: ServiceContainer) -> bool:
     wrapped = container.get_wrapped_container()
     wrapped.reload()
@@ -100,7 +89,7 @@ def stack_restored(stack: Stack) -> Iterator[Stack]:
         stack.rabbitmq.docker_start()
     for worker in stack.workers:
         if not _running(worker):
-            _start_worker(worker)
+            start_worker_again(worker)
 
 
 def _all_up(prometheus: Prometheus, expected: set[tuple[str, str]]) -> list[dict[str, str]] | None:
@@ -255,7 +244,7 @@ def test_the_queue_age_alert_fires_while_no_worker_takes_messages(
     assert (_value(prometheus, ready) or 0) >= 2  # the registration and the markers
 
     for worker in stack.workers:
-        _start_worker(worker)
+        start_worker_again(worker)
     wait_until(lambda: stack.smtp.messages_to(domain), timeout=120, what="the email once it runs")
     wait_until(
         lambda: prometheus.alerts(QUEUE_AGE) == [],

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from courier_testkit.db_proxy import DatabaseProxy
 from shared_contracts import decode
 
 from tests.component.conftest import Observer, eventually
-from tests.component.db_proxy import DatabaseProxy
 from tests.component.test_relay_postgres import (
     ADMIN_URL,
     courier_web,
@@ -260,11 +260,9 @@ def test_backends_killed_while_rows_stream_lose_nothing(
     assert pending == (0,)
 
 
-def test_a_wrong_role_or_missing_tables_stop_the_relay_saying_what_to_fix(
-    postgres_url: str, amqp_url: str, tmp_path: Path
-) -> None:
-    env = web_env(postgres_url, amqp_url, tmp_path)  # no migrations: no outbox table
-    missing = subprocess.run(
+def run_relay_once(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The relay in the foreground, until it exits (it should, at once)."""
+    return subprocess.run(
         [sys.executable, "-m", "courier_web", "relay_outbox"],
         env=env,
         capture_output=True,
@@ -272,19 +270,19 @@ def test_a_wrong_role_or_missing_tables_stop_the_relay_saying_what_to_fix(
         timeout=60,
         check=False,
     )
+
+
+def test_a_wrong_role_or_missing_tables_stop_the_relay_saying_what_to_fix(
+    postgres_url: str, amqp_url: str, tmp_path: Path
+) -> None:
+    env = web_env(postgres_url, amqp_url, tmp_path)  # no migrations: no outbox table
+    missing = run_relay_once(env)
     assert missing.returncode == 1
     assert "courier-web migrate" in missing.stderr
     assert "Traceback" not in missing.stderr
 
     env["DATABASE_URL"] = postgres_url.replace("://postgres@", "://no_such_role@")
-    refused = subprocess.run(
-        [sys.executable, "-m", "courier_web", "relay_outbox"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    refused = run_relay_once(env)
     assert refused.returncode == 1
     assert "refuses the relay" in refused.stderr
     assert "no_such_role" in refused.stderr

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from courier_testkit.db_proxy import DatabaseProxy, free_port
 
 from tests.component.conftest import eventually
-from tests.component.db_proxy import DatabaseProxy, _free_port
 from tests.component.test_relay_postgres import courier_web, postgres_url, web_env
 
 __all__ = ["postgres_url"]
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.timeout(120)
 
 class Server:
     def __init__(self, env: dict[str, str], log: Path, *threading: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.log = log
         with log.open("w") as out:
             self.process = subprocess.Popen(

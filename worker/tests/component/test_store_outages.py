@@ -16,10 +16,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from courier_testkit.db_proxy import DatabaseProxy
 from courier_worker.queues import CRITICAL
 from shared_contracts import UserRegistered, encode, new_envelope
 
-from tests.component.db_proxy import DatabaseProxy
 from tests.component.helpers import Broker, Worker, wait_for
 from tests.component.test_store_postgres import ADMIN_URL
 

@@ -28,7 +28,7 @@ class DatabaseProxy:
 
     def __init__(self, target: tuple[str, int] = ("127.0.0.1", 5432)) -> None:
         self.target = target
-        self.port = _free_port()
+        self.port = free_port()
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._listener: socket.socket | None = None
@@ -134,7 +134,7 @@ class DatabaseProxy:
                     sock.close()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
