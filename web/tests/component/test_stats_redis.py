@@ -6,16 +6,20 @@ Keys live under a prefix of the test's own and are deleted afterwards.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from time import monotonic
 from typing import Any
 
 import pytest
 import redis
+from django.conf import settings as live
 from django.core.cache import caches
 
+from courier_web.config.cache import default_cache
 from courier_web.stats.cached import CachedValue
 from courier_web.stats.selectors import stats_get
 from courier_web.users.services import user_create
@@ -102,3 +106,31 @@ def test_two_processes_sharing_redis_compute_once_and_see_one_invalidation(
     assert results == {"first": {"computed": 1}, "second": {"computed": 1}}
     first.invalidate()
     assert second.get() == {"computed": 2}
+
+
+@pytest.fixture
+def hung_redis_url() -> Iterator[str]:
+    """A Redis that accepts connections and never answers (a paused or wedged server)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # the kernel completes the handshakes; nobody ever reads
+    try:
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    finally:
+        listener.close()
+
+
+@pytest.mark.django_db
+def test_a_hung_redis_costs_a_read_and_an_invalidation_the_cache_timeout_not_more(
+    hung_redis_url: str, settings: Any
+) -> None:
+    settings.CACHES = {"default": default_cache(hung_redis_url, timeout=live.REDIS_CACHE_TIMEOUT)}
+    try:
+        started = monotonic()
+        assert stats_get()["users"] == 0  # answered from the database
+        user_create(email=f"{uuid.uuid4().hex[:8]}@example.com", password=STRONG_PASSWORD)
+        elapsed = monotonic() - started
+    finally:
+        caches["default"].close()
+    # A read (get, lock, set, unlock) and an invalidation, each bounded by the timeout.
+    assert elapsed < 12 * live.REDIS_CACHE_TIMEOUT + 1, elapsed

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from courier_web.config.cache import default_cache
 from courier_web.config.env import env_bool, env_float, env_int, env_list, env_str
 from courier_web.config.logging import configure_structlog, logging_config
 
@@ -167,13 +168,11 @@ PASSWORD_HASHERS = env_list(
 
 # ------------------------------------------------------------------- cache
 REDIS_URL = env_str("REDIS_URL", "")
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+#: Seconds a cache read or write (and a connection to Redis) may take. The cache
+#: is an optimisation: a Redis that hangs must cost a request this much, not the
+#: client library's default of no timeout at all.
+REDIS_CACHE_TIMEOUT = env_float("REDIS_CACHE_TIMEOUT", 0.25)
+CACHES = {"default": default_cache(REDIS_URL, timeout=REDIS_CACHE_TIMEOUT)}
 
 #: Seconds a cached ``GET /api/stats`` answer lives at most. Signals invalidate it
 #: at once where the cache is shared (Redis); without REDIS_URL each web process
