@@ -21,6 +21,9 @@ class UnknownEventType(ContractError):
     reason = "unknown-event-type"
 
 
+# No longer raised: consumers read a newer revision tolerantly
+# (``registry.parse_envelope``). Kept so that the dead letters of earlier
+# workers, which refused one, still carry a reason the tools know.
 class UnsupportedSchemaVersion(ContractError):
     """The event was written against a newer revision than this consumer knows."""
 

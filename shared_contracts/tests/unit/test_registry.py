@@ -7,11 +7,13 @@ from shared_contracts import (
     EVENT_TYPES,
     SchemaViolation,
     UnknownEventType,
-    UnsupportedSchemaVersion,
     UserRegistered,
     new_envelope,
     parse_envelope,
 )
+
+#: A revision of user.registered.v1 newer than the one this package knows.
+NEWER = UserRegistered.schema_version + 1
 
 
 def _event(**overrides: Any) -> dict[str, Any]:
@@ -43,9 +45,36 @@ def test_unknown_event_types_are_named() -> None:
         parse_envelope(_event(event_type="user.deleted.v1"))
 
 
-def test_a_newer_revision_than_known_is_unsupported_not_invalid() -> None:
-    with pytest.raises(UnsupportedSchemaVersion, match="schema_version 2"):
-        parse_envelope(_event(schema_version=2))
+def test_a_newer_revision_is_read_as_the_known_one_without_its_new_fields() -> None:
+    # The next revision added an optional field this consumer does not know.
+    event = _event(schema_version=NEWER, payload={"added_later": "import"})
+
+    envelope = parse_envelope(event)
+
+    assert isinstance(envelope.payload, UserRegistered)
+    assert envelope.payload.email == "ada@example.com"
+    assert envelope.payload.display_name == "Ada"
+    assert "added_later" not in envelope.payload.model_dump()
+    assert envelope.schema_version == NEWER  # the revision it was written in
+
+
+def test_a_newer_revision_still_needs_every_field_the_known_one_requires() -> None:
+    event = _event(schema_version=NEWER)
+    del event["payload"]["email"]
+
+    with pytest.raises(SchemaViolation, match=r"payload\.email"):
+        parse_envelope(event)
+
+
+def test_a_newer_revision_still_validates_the_fields_it_knows() -> None:
+    with pytest.raises(SchemaViolation, match=r"payload\.user_id"):
+        parse_envelope(_event(schema_version=NEWER, payload={"user_id": 0, "added_later": 1}))
+
+
+def test_unknown_envelope_fields_are_violations_in_any_revision() -> None:
+    # Tolerance covers the payload (the contract's revisions), not the envelope.
+    with pytest.raises(SchemaViolation, match="surprise"):
+        parse_envelope(_event(schema_version=NEWER, surprise=1))
 
 
 def test_an_older_revision_is_accepted() -> None:

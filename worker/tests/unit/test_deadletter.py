@@ -18,11 +18,17 @@ def _body(event: dict[str, Any]) -> bytes:
     return json.dumps([[], {"event": event}, {}]).encode()
 
 
+def _newer_revision_without_email(event: dict[str, Any]) -> None:
+    # A newer revision is read tolerantly, but not without a field its known one requires.
+    event["schema_version"] = UserRegistered.schema_version + 1
+    del event["payload"]["email"]
+
+
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [
         (lambda e: e["payload"].update(email="not-an-email"), "schema-violation"),
-        (lambda e: e.update(schema_version=2), "unsupported-schema-version"),
+        (_newer_revision_without_email, "schema-violation"),
         (lambda e: e.update(event_type="order.placed.v1"), "unknown-event-type"),
         (lambda e: e["payload"].update(password="x"), "schema-violation"),
     ],
@@ -35,6 +41,21 @@ def test_contract_errors_are_classified(
     with pytest.raises(ContractError) as caught:
         decode(_body(event))
     assert classify(caught.value)[0] == reason
+
+
+def test_a_newer_revision_decodes_without_the_fields_it_added(
+    registration: Envelope[UserRegistered],
+) -> None:
+    event = _event(registration)
+    newer = UserRegistered.schema_version + 1
+    event.update(schema_version=newer)
+    event["payload"]["added_later"] = "a field of the newer revision"
+
+    envelope = decode(_body(event))
+
+    assert envelope.event_id == registration.event_id
+    assert envelope.payload == registration.payload
+    assert envelope.schema_version == newer
 
 
 def test_undecodable_body() -> None:

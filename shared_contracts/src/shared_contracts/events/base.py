@@ -34,7 +34,9 @@ class Event(BaseModel):
     ``event_type`` carries the major version (``user.registered.v1``); a breaking
     change is a new class with a new type. ``schema_version`` is the revision
     within that major version and grows by one with each compatible change (a
-    new optional field). Consumers accept any revision up to the one they know.
+    new optional field). Consumers read any revision: an older one with the
+    defaults of the fields it lacks, a newer one without the fields they do not
+    know (a tolerant reader, ``registry.parse_envelope``).
     A subclass that sets ``event_type`` registers itself; one that does not is
     an abstract base for other events.
     """
