@@ -76,16 +76,22 @@ $(ASYNCAPI_TOOLS)/node_modules/.installed: $(ASYNCAPI_TOOLS)/package.json $(ASYN
 # ---------------------------------------------------------------- running
 
 .PHONY: run
-run: install prepare-web prepare-worker ## Run web, relay and worker locally (SQLite, .eml mail) with one prefixed log
+run: install prepare-web prepare-worker ## Run web, relay, consumer and worker locally (SQLite, .eml mail) with one prefixed log
 	WEB_PORT=$(WEB_PORT) $(BIN)/honcho -f infra/dev/Procfile -d . start
 
 .PHONY: run-web
-run-web: install prepare-web ## Run the web service and its outbox relay only
-	WEB_PORT=$(WEB_PORT) $(BIN)/honcho -f infra/dev/Procfile -d . start web relay
+run-web: install prepare-web ## Run the web service, its outbox relay and its event consumer only
+	WEB_PORT=$(WEB_PORT) $(BIN)/honcho -f infra/dev/Procfile -d . start web relay consumer
 
+# QUEUES=critical or QUEUES=bulk: this worker consumes that queue only
+# (WORKER_QUEUES), under a node name of its own and without a metrics port
+# (two workers on one machine would want the same one); run one per queue.
+comma := ,
 .PHONY: run-worker
-run-worker: install prepare-worker ## Run the worker service only
-	$(BIN)/honcho -f infra/dev/Procfile -d . start worker
+run-worker: install prepare-worker ## Run the worker service only (QUEUES=critical or QUEUES=bulk: that queue only)
+	$(if $(QUEUES),WORKER_QUEUES='$(QUEUES)' WORKER_NODE='worker-$(subst $(comma),-,$(QUEUES))' \
+	  WORKER_METRICS_PORT="$${WORKER_METRICS_PORT:-0}") \
+	  $(BIN)/honcho -f infra/dev/Procfile -d . start worker
 
 # Each side prepares only what it uses, as when it is deployed: the web its
 # database, the worker its own database and its queues. A lock per side lets
@@ -203,8 +209,19 @@ test-component: install ## Component tests: each service, and the guide's event 
 	for c in $(COMPONENTS); do (cd $$c && ../$(PYTEST) tests/component -q) || exit 1; done
 	$(PYTEST) tests_guide -q
 
+# The rolling-deploy tests (tests_integration/deploy/) run these beside the
+# images above: the same source with one contract changed
+# (infra/deploy/next-contract/). Their layers are mostly the cached ones.
+WEB_NEXT_IMAGE ?= $(WEB_IMAGE)-next
+WORKER_NEXT_IMAGE ?= $(WORKER_IMAGE)-next
+export WEB_NEXT_IMAGE WORKER_NEXT_IMAGE
+
+.PHONY: images-next
+images-next: | $(WHEELHOUSE) ## Build WEB_NEXT_IMAGE and WORKER_NEXT_IMAGE: this source with the next contract (infra/deploy/next-contract)
+	MAKE="$(MAKE)" infra/deploy/next-contract/build-images.sh
+
 .PHONY: test-integration
-test-integration: install images ## End-to-end suite: the deployable images on testcontainers
+test-integration: install images images-next ## End-to-end suite: the deployable images on testcontainers
 	$(PYTEST) tests_integration -q
 
 # The suite runs on RabbitMQ 4 (RABBITMQ_IMAGE); users still on 3.x are

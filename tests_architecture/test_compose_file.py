@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from courier_worker.queues import QUEUES
+from courier_worker.settings import Settings
 
 COMPOSE_FILE = Path(__file__).resolve().parent.parent / "infra" / "compose.yaml"
 EXPECTED_SERVICES = {
@@ -18,7 +20,10 @@ EXPECTED_SERVICES = {
     "smtp-sink",
     "web",
     "relay",
-    "worker",
+    "consumer",
+    "worker-critical",
+    "worker-bulk",
+    "beat",
     "flower",
 }
 #: Nodes 2 and 3 of the optional three-node cluster (``COMPOSE_PROFILES=cluster``).
@@ -85,15 +90,27 @@ def test_ports_are_published_on_loopback_only(compose: dict[str, Any]) -> None:
 def test_web_and_relay_share_one_image_and_worker_is_separate(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert services["web"]["image"] == services["relay"]["image"]
-    assert services["worker"]["image"] != services["web"]["image"]
+    assert services["worker-critical"]["image"] != services["web"]["image"]
     assert services["relay"]["command"] == ["start-relay"]
 
 
 def test_services_are_configured_only_through_the_environment(compose: dict[str, Any]) -> None:
-    for name in ("web", "relay", "worker"):
+    for name in ("web", "relay", "worker-critical", "worker-bulk"):
         env = compose["services"][name]["environment"]
         assert "RABBITMQ_URL" in env, name
     assert "DATABASE_URL" in compose["services"]["web"]["environment"]
     # Every web process shares one rate limit and one stats cache.
     assert compose["services"]["web"]["environment"]["REDIS_URL"].startswith("redis://redis:")
-    assert "WORKER_DATABASE_URL" in compose["services"]["worker"]["environment"]
+    assert "WORKER_DATABASE_URL" in compose["services"]["worker-critical"]["environment"]
+
+
+def test_one_worker_per_queue(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    selected = {
+        Settings(
+            WORKER_QUEUES=services[f"worker-{spec.short_name}"]["environment"]["WORKER_QUEUES"]
+        ).WORKER_QUEUES
+        for spec in QUEUES
+    }
+    assert selected == {(spec.name,) for spec in QUEUES}
+    assert services["worker-critical"]["image"] == services["worker-bulk"]["image"]

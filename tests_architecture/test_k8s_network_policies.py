@@ -15,11 +15,13 @@ SMTP, STORAGE = {("TCP", 587), ("TCP", 465)}, {("TCP", 443)}
 
 #: What each workload uses (DESIGN.md), by the Deployment or Job that runs it.
 EXPECTED_EGRESS = {
-    "Deployment/courier-web": DNS | POSTGRES | RABBITMQ | REDIS,
+    "Deployment/courier-web": DNS | POSTGRES | RABBITMQ | REDIS | STORAGE,
     "Deployment/courier-relay": DNS | POSTGRES | RABBITMQ,
     "Deployment/courier-worker-critical": DNS | POSTGRES | RABBITMQ | SMTP | STORAGE,
     "Deployment/courier-worker-bulk": DNS | POSTGRES | RABBITMQ | SMTP | STORAGE,
     "Job/courier-migrate": DNS | POSTGRES | RABBITMQ,
+    "Deployment/courier-beat": DNS | RABBITMQ,
+    "Deployment/courier-flower": DNS | RABBITMQ,
 }
 EXPECTED_INGRESS = {
     "Deployment/courier-web": {("TCP", 8000)},
@@ -27,6 +29,8 @@ EXPECTED_INGRESS = {
     "Deployment/courier-worker-critical": {("TCP", 9808)},
     "Deployment/courier-worker-bulk": {("TCP", 9808)},
     "Job/courier-migrate": set(),
+    "Deployment/courier-beat": set(),
+    "Deployment/courier-flower": {("TCP", 5555)},
 }
 
 

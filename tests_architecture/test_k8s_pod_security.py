@@ -21,9 +21,21 @@ WRITABLE_PATHS = {
     # (start-web); uploads and gunicorn's control socket (XDG_RUNTIME_DIR).
     None: {TMP, SHM},
     ("start-relay",): {TMP},
+    ("start-consumer",): {TMP},
     ("courier-web", "migrate", "--noinput"): {TMP},
     # COURIER_WORKER_HOME/var: heartbeat file, metrics files; the pool's semaphores.
     ("start-worker",): {TMP, WORKER_VAR, SHM},
+    # Its heartbeat file; no schedule file (courier_worker.beat keeps no state).
+    ("start-beat",): {TMP, WORKER_VAR},
+    # Flower keeps what it sees in memory (no --persistent).
+    (
+        "celery",
+        "-A",
+        "courier_worker.celery_app:app",
+        "flower",
+        "--port=5555",
+        "--address=0.0.0.0",
+    ): {TMP},
     ("bash", "-c", "courier-worker init-db && exec courier-worker declare-topology"): {
         TMP,
         WORKER_VAR,
@@ -37,7 +49,7 @@ def _workloads() -> list[Doc]:
 
 def test_every_workload_is_checked() -> None:
     kinds = sorted(doc["kind"] for doc in _workloads())
-    assert kinds == ["Deployment"] * 4 + ["Job"]
+    assert kinds == ["Deployment"] * 7 + ["Job"]
 
 
 @pytest.mark.parametrize("doc", _workloads(), ids=lambda doc: doc["metadata"]["name"])

@@ -1,5 +1,6 @@
 # Image of the worker service: a Celery worker consuming Courier events
-# (command start-worker). Build context: the repository root.
+# (command start-worker), or its scheduler, Celery Beat (start-beat), or
+# Flower (celery ... flower). Build context: the repository root.
 #
 #   docker build -f infra/docker/worker.Dockerfile -t courier/worker:dev .
 #   # without an index (wheels from infra/offline/build-wheelhouse.sh):
@@ -43,7 +44,7 @@ RUN export PIP_NO_INDEX="${PIP_NO_INDEX:-0}" \
  && /opt/venv/bin/pip install --no-deps /src/shared_contracts /src/worker \
  && /opt/venv/bin/pip check
 
-COPY infra/docker/worker/start-worker /opt/courier/bin/
+COPY infra/docker/worker/start-worker infra/docker/worker/start-beat /opt/courier/bin/
 RUN chmod 0755 /opt/courier/bin/*
 
 # ---------------------------------------------------------------- runtime
@@ -52,7 +53,8 @@ FROM ${PYTHON_BASE_IMAGE}
 RUN groupadd --system --gid 10001 courier \
  && useradd --system --uid 10001 --gid courier --home-dir /app --no-create-home \
       --shell /usr/sbin/nologin courier \
- && install -d -o courier -g courier -m 0750 /app
+ && install -d -o courier -g courier -m 0750 /app \
+ && install -d -o courier -g courier -m 0750 /srv/storage
 
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /opt/courier/bin/ /usr/local/bin/
@@ -63,6 +65,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     COURIER_WORKER_HOME=/app \
+    STORAGE_URL=/srv/storage \
     WORKER_METRICS_ADDRESS=0.0.0.0
 
 WORKDIR /app

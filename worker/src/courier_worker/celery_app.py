@@ -2,7 +2,9 @@
 
 Configured from the environment (``settings.py``), read lazily when Celery
 first needs its configuration; importing this module connects to nothing.
-The app declares and consumes its own queues, so no ``-Q`` is needed.
+The app declares and consumes its own queues, so no ``-Q`` is needed;
+``WORKER_QUEUES`` (or ``-Q``) narrows a worker to some of them, e.g. one
+deployment per queue.
 
 Its tasks and queue bindings are derived from the handler declarations
 (``handlers.registry``): once when this module is imported (every handler
@@ -18,6 +20,7 @@ import random
 from typing import Any
 
 from celery import Celery, signals
+from celery.exceptions import ImproperlyConfigured
 from shared_contracts.topology import EVENTS_EXCHANGE, EVENTS_EXCHANGE_TYPE
 
 from courier_worker.consumer import DeclareSideQueues
@@ -25,6 +28,7 @@ from courier_worker.heartbeat import Heartbeat
 from courier_worker.logs import configure_logging
 from courier_worker.metrics import MetricsServer
 from courier_worker.queues import BULK
+from courier_worker.schedule import beat_schedule
 from courier_worker.settings import Settings, get_settings
 from courier_worker.tasks import register_tasks
 from courier_worker.topology import consuming_queues
@@ -71,6 +75,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # receivers' (gossip, Flower) are exclusive. Celery 5.7's default; 5.6's is not.
         "control_queue_exclusive": True,
         "event_queue_exclusive": True,
+        # Task events (received, started, succeeded, ...) on the `celeryev` exchange,
+        # which Flower reads; nobody bound, the broker drops them. Same as `-E`.
+        "worker_send_task_events": settings.WORKER_SEND_TASK_EVENTS,
+        # Celery Beat (`celery beat`): the jobs from the settings, sent by our
+        # scheduler as events with an id per job and period (courier_worker.beat).
+        "beat_schedule": beat_schedule(settings),
+        "beat_scheduler": "courier_worker.beat:CourierScheduler",
+        # Beat ticks at least this often (seconds): each tick touches its heartbeat file.
+        "beat_max_loop_interval": 10,
         "worker_consumer": "courier_worker.consumer:CourierConsumer",
         "worker_hijack_root_logger": False,
         "enable_utc": True,
@@ -102,15 +115,48 @@ def apply_declarations(app: Celery) -> None:
     Celery reads its queues once (``app.amqp.queues``, from ``task_queues``);
     a queue whose bindings changed since is replaced by its current
     declaration and stays consumed if it was (``-Q`` selections included); a
-    queue that had no handler then and has one now is added and consumed.
+    queue that had no handler then and has one now is added, and consumed
+    unless the worker was told which queues to consume.
     """
     register_tasks(app)
     queues = app.amqp.queues
+    selecting = _selected(queues)
     for queue in consuming_queues():
-        if queue.name in queues.consume_from or queue.name not in queues:
+        if queue.name in queues.consume_from or (queue.name not in queues and not selecting):
             queues.select_add(queue)
         else:
             queues.add(queue)
+
+
+def select_queues(app: Celery, names: tuple[str, ...]) -> None:
+    """Consume only the queues ``names`` (``WORKER_QUEUES``); nothing to do when empty.
+
+    ``-Q`` selects too; both given must agree, or the worker does not start:
+    a worker consuming something else than one of them says is a surprise.
+    """
+    if not names:
+        return
+    queues = app.amqp.queues
+    if _selected(queues) and set(queues.consume_from) != set(names):
+        raise ImproperlyConfigured(
+            f"-Q selects {sorted(queues.consume_from)} but WORKER_QUEUES selects "
+            f"{sorted(names)}: give one of them"
+        )
+    idle = [name for name in names if name not in queues]
+    if idle:
+        raise ImproperlyConfigured(
+            f"WORKER_QUEUES names {idle}, on which no handler is declared: nothing to consume"
+        )
+    queues.select(list(names))
+
+
+def _selected(queues: Any) -> bool:
+    """Whether ``-Q`` (or ``select_queues``) chose the queues to consume.
+
+    Celery keeps no public flag for it: ``consume_from`` answers every queue
+    when nothing was selected, and a selection lives in ``_consume_from``.
+    """
+    return getattr(queues, "_consume_from", None) is not None
 
 
 @signals.worker_init.connect
@@ -118,6 +164,7 @@ def _apply_declarations_on_start(sender: Any = None, **_: Any) -> None:
     # Sent by every worker (the CLI's and an in-process test worker) after it
     # selected its queues and before its consumer starts.
     if getattr(sender, "app", None) is app:
+        select_queues(app, get_settings().WORKER_QUEUES)
         apply_declarations(app)
 
 

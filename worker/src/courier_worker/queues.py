@@ -26,6 +26,11 @@ class QueueSpec:
     name: str
 
     @property
+    def short_name(self) -> str:
+        """The last part of the name (``critical``), as ``WORKER_QUEUES`` accepts it."""
+        return self.name.rsplit(".", 1)[-1]
+
+    @property
     def dead_letter_queue(self) -> str:
         return f"{self.name}.dead-letter"
 
@@ -39,6 +44,21 @@ CRITICAL = QueueSpec("courier.worker.critical")
 BULK = QueueSpec("courier.worker.bulk")
 #: Every queue of the worker, in the order they are declared.
 QUEUES: tuple[QueueSpec, ...] = (CRITICAL, BULK)
+
+
+def queue_named(name: str) -> QueueSpec:
+    """The queue called ``name`` (``critical`` or ``courier.worker.critical``).
+
+    Raises ``ValueError`` naming the known queues, so that a worker started
+    with a queue it does not have stops at once instead of consuming nothing.
+    """
+    wanted = name.strip()
+    for spec in QUEUES:
+        if wanted in (spec.name, spec.short_name):
+            return spec
+    known = ", ".join(f"{spec.short_name} ({spec.name})" for spec in QUEUES)
+    raise ValueError(f"unknown queue {wanted!r}; the worker's queues are: {known}")
+
 
 #: The queue each handled event type is bound to, filled by the declarations.
 _bindings: dict[str, QueueSpec] = {}
@@ -81,6 +101,7 @@ __all__ = [
     "QUEUES",
     "QueueSpec",
     "bind",
+    "queue_named",
     "routing_keys",
     "unbind",
 ]
