@@ -1,7 +1,7 @@
 # Container images: included by the root
 # Makefile, run from the repository root. See infra/README.md.
 #
-#   make images           web, worker and smtp-sink from PYTHON_BASE_IMAGE (needs an index)
+#   make images           web, worker, smtp-sink and the S3 test server from PYTHON_BASE_IMAGE (needs an index)
 #   make images-offline   the same without a registry or index: Debian-built
 #                         base images + a pip wheelhouse (needs root)
 
@@ -12,6 +12,7 @@ PYTHON_BASE_IMAGE ?= python:3.11-slim-bookworm
 WEB_IMAGE ?= courier/web:dev
 WORKER_IMAGE ?= courier/worker:dev
 SMTP_SINK_IMAGE ?= courier/smtp-sink:dev
+S3_SERVER_IMAGE ?= courier/s3-server:dev
 # PgBouncer of the end-to-end suite's transaction-pooling scenario (the suite reads
 # PGBOUNCER_IMAGE from the environment; images-offline builds courier/pgbouncer:offline).
 PGBOUNCER_IMAGE ?= edoburu/pgbouncer:v1.24.1-p0
@@ -47,9 +48,9 @@ define docker_build
 	  .
 endef
 
-.PHONY: images image-web image-worker image-smtp-sink images-offline base-images-offline wheelhouse
+.PHONY: images image-web image-worker image-smtp-sink image-s3-server images-offline base-images-offline wheelhouse
 
-images: image-web image-worker image-smtp-sink ## Build the web, worker and smtp-sink images from PYTHON_BASE_IMAGE
+images: image-web image-worker image-smtp-sink image-s3-server ## Build the web, worker, smtp-sink and S3 test server images from PYTHON_BASE_IMAGE
 
 image-web: | $(WHEELHOUSE) ## Build the web image (WEB_IMAGE; its relay runs it with `start-relay`)
 	$(call docker_build,infra/docker/web.Dockerfile,$(WEB_IMAGE))
@@ -59,6 +60,9 @@ image-worker: | $(WHEELHOUSE) ## Build the worker image (WORKER_IMAGE)
 
 image-smtp-sink: | $(WHEELHOUSE) ## Build the SMTP sink used by the tests and compose (SMTP_SINK_IMAGE)
 	$(call docker_build,infra/docker/smtp-sink.Dockerfile,$(SMTP_SINK_IMAGE))
+
+image-s3-server: | $(WHEELHOUSE) ## Build the S3-compatible server (moto) the tests store in (S3_SERVER_IMAGE)
+	$(call docker_build,infra/docker/s3-server.Dockerfile,$(S3_SERVER_IMAGE))
 
 images-offline: ## Build every image without a registry: base images from Debian packages, wheels from a wheelhouse (root)
 	infra/offline/build-base-images.sh

@@ -23,8 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from courier_web.consumer.topology import DEAD_LETTER_EXCHANGE as WEB_DEAD_LETTER_EXCHANGE
+from courier_web.consumer.topology import DEAD_LETTER_QUEUE as WEB_DEAD_LETTER_QUEUE
+from courier_web.consumer.topology import RESULTS_QUEUE as WEB_RESULTS_QUEUE
+from courier_web.consumer.topology import queue_arguments as web_queue_arguments
 from courier_worker.celery_app import app as worker_app
 from courier_worker.queues import QUEUES
+from courier_worker.results import publications
 from courier_worker.settings import DEFAULT_RETRY_DELAYS
 from courier_worker.topology import (
     dead_letter_exchange,
@@ -33,6 +38,7 @@ from courier_worker.topology import (
     events_exchange,
     queue_arguments,
 )
+from shared_contracts import EVENT_TYPES
 
 DEFINITIONS = Path(__file__).resolve().parent.parent / "infra" / "rabbitmq" / "definitions.json"
 VHOST = "courier"
@@ -104,9 +110,29 @@ def test_the_worker_may_do_what_it_does(name: str, kind: str) -> None:
     assert _may(WORKER_USER, kind, name), f"{WORKER_USER} needs {kind} on {name!r}"
 
 
-def test_the_worker_cannot_publish_events() -> None:
-    # Retries go back to its own queue only, never through the topic exchange.
-    assert not _may(WORKER_USER, "write", events_exchange.name)
+def _topic_write(user: str) -> re.Pattern[str]:
+    [grant] = [
+        grant
+        for grant in _definitions()["topic_permissions"]
+        if grant["user"] == user
+        and grant["vhost"] == VHOST
+        and grant["exchange"] == events_exchange.name
+    ]
+    return re.compile(grant["write"])
+
+
+def test_the_worker_publishes_its_result_events_and_no_other() -> None:
+    # It may write to the topic exchange, but only with the routing keys of the
+    # results it declares (topic permissions); retries never go that way.
+    assert _may(WORKER_USER, "write", events_exchange.name)
+    allowed = _topic_write(WORKER_USER)
+    results = set(publications())
+    assert results, "the worker declares no result event"
+    for event_type in EVENT_TYPES:
+        assert bool(allowed.search(event_type)) == (event_type in results), (
+            f"{event_type}: the worker's topic permission on {events_exchange.name} in "
+            "definitions.json must allow exactly the results it declares (results.publishes)"
+        )
 
 
 def test_the_worker_cannot_touch_other_services_queues() -> None:
@@ -114,12 +140,50 @@ def test_the_worker_cannot_touch_other_services_queues() -> None:
         assert not _may(WORKER_USER, kind, "other-service.inbox"), kind
 
 
-def test_the_web_may_publish_events_only() -> None:
+def test_the_web_may_publish_events_and_its_own_dead_letters_only() -> None:
     assert _may(WEB_USER, "write", events_exchange.name)
+    assert _may(WEB_USER, "write", WEB_DEAD_LETTER_EXCHANGE)
     for name in (dead_letter_exchange.name, DEFAULT_EXCHANGE):
         assert not _may(WEB_USER, "write", name), name
     for kind in ("configure", "read"):
         assert not _may(WEB_USER, kind, events_exchange.name), kind
+
+
+def test_the_web_reads_its_own_queue_and_declares_nothing() -> None:
+    assert _may(WEB_USER, "read", WEB_RESULTS_QUEUE)
+    for name in (WEB_RESULTS_QUEUE, WEB_DEAD_LETTER_QUEUE, WEB_DEAD_LETTER_EXCHANGE):
+        assert not _may(WEB_USER, "configure", name), name
+    # Its dead letters are for operators (the administrator), not for the web to read.
+    assert not _may(WEB_USER, "read", WEB_DEAD_LETTER_QUEUE)
+
+
+def test_the_worker_touches_no_web_queue() -> None:
+    for name in (WEB_RESULTS_QUEUE, WEB_DEAD_LETTER_QUEUE, WEB_DEAD_LETTER_EXCHANGE):
+        for kind in ("configure", "write", "read"):
+            assert not _may(WORKER_USER, kind, name), f"{WORKER_USER} may {kind} {name!r}"
+
+
+def test_the_webs_queue_is_defined_with_its_arguments_and_bound_to_the_results() -> None:
+    # The web's user may not declare, so the definitions declare its queue,
+    # exchange and bindings, exactly as ``consume_events`` would.
+    queues = {q["name"]: q for q in _definitions()["queues"] if q["vhost"] == VHOST}
+    assert queues[WEB_RESULTS_QUEUE]["arguments"] == web_queue_arguments()
+    assert queues[WEB_DEAD_LETTER_QUEUE]["arguments"] == {"x-queue-type": "quorum"}
+    exchanges = {e["name"]: e for e in _definitions()["exchanges"] if e["vhost"] == VHOST}
+    assert exchanges[WEB_DEAD_LETTER_EXCHANGE]["type"] == "direct"
+    bindings = {
+        (b["source"], b["destination"], b["routing_key"])
+        for b in _definitions()["bindings"]
+        if b["vhost"] == VHOST
+    }
+    # Bound by what the worker publishes: every result reaches the web.
+    expected = {(events_exchange.name, WEB_RESULTS_QUEUE, key) for key in publications()} | {
+        (WEB_DEAD_LETTER_EXCHANGE, WEB_DEAD_LETTER_QUEUE, WEB_DEAD_LETTER_QUEUE)
+    }
+    assert expected == bindings, (
+        f"definitions.json must bind {WEB_RESULTS_QUEUE} by each result the worker publishes: "
+        f"missing {sorted(expected - bindings)}, extra {sorted(bindings - expected)}"
+    )
 
 
 @pytest.mark.parametrize("queue", _worker_queues())

@@ -34,7 +34,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             returncode=3,
         )
     images = Images.from_environment()
-    ours = (images.web, images.worker, images.smtp_sink)
+    ours = (images.web, images.worker, images.smtp_sink, images.s3_server)
     missing = [name for name in ours if not client.images.list(name=name)]
     if missing:
         pytest.exit(

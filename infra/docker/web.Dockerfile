@@ -1,5 +1,6 @@
-# Image of the web service: the Django API (default command, start-web) and
-# the outbox relay (command start-relay). Build context: the repository root.
+# Image of the web service: the Django API (default command, start-web), the
+# outbox relay (command start-relay) and the event consumer (start-consumer).
+# Build context: the repository root.
 #
 #   docker build -f infra/docker/web.Dockerfile -t courier/web:dev .
 #   # without an index (wheels from infra/offline/build-wheelhouse.sh):
@@ -44,7 +45,7 @@ RUN export PIP_NO_INDEX="${PIP_NO_INDEX:-0}" \
  && /opt/venv/bin/pip install --no-deps /src/shared_contracts /src/web \
  && /opt/venv/bin/pip check
 
-COPY infra/docker/web/start-web infra/docker/web/start-relay /opt/courier/bin/
+COPY infra/docker/web/start-web infra/docker/web/start-relay infra/docker/web/start-consumer /opt/courier/bin/
 RUN chmod 0755 /opt/courier/bin/*
 
 # ---------------------------------------------------------------- runtime
@@ -53,7 +54,8 @@ FROM ${PYTHON_BASE_IMAGE}
 RUN groupadd --system --gid 10001 courier \
  && useradd --system --uid 10001 --gid courier --home-dir /app --no-create-home \
       --shell /usr/sbin/nologin courier \
- && install -d -o courier -g courier -m 0750 /app
+ && install -d -o courier -g courier -m 0750 /app \
+ && install -d -o courier -g courier -m 0750 /srv/storage
 
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /opt/courier/bin/ /usr/local/bin/
@@ -65,6 +67,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=courier_web.config.settings.production \
     COURIER_WEB_HOME=/app \
+    STORAGE_URL=/srv/storage \
     PORT=8000
 
 WORKDIR /app
@@ -73,10 +76,11 @@ EXPOSE 8000
 
 # Alive = /healthz answers 200. The Host header is the first of
 # DJANGO_ALLOWED_HOSTS (default localhost), so that host validation passes.
-# The relay (this image with command start-relay) serves no HTTP: it counts as
-# healthy while it runs, and the container stops when it does.
+# The relay (this image with command start-relay) and the consumer (command
+# start-consumer) serve no HTTP: each counts as healthy while it runs, and
+# the container stops when it does.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["python", "-c", "import os,sys,urllib.request as u;b'relay_outbox' in open('/proc/1/cmdline','rb').read() and sys.exit(0);h=(os.environ.get('DJANGO_ALLOWED_HOSTS') or 'localhost').split(',')[0].strip().lstrip('.').replace('*','localhost') or 'localhost';r=u.urlopen(u.Request('http://127.0.0.1:%s/healthz'%os.environ.get('PORT','8000'),headers={'Host':h}),timeout=4);sys.exit(r.status!=200)"]
+  CMD ["python", "-c", "import os,sys,urllib.request as u;c=open('/proc/1/cmdline','rb').read();(b'relay_outbox' in c or b'consume_events' in c) and sys.exit(0);h=(os.environ.get('DJANGO_ALLOWED_HOSTS') or 'localhost').split(',')[0].strip().lstrip('.').replace('*','localhost') or 'localhost';r=u.urlopen(u.Request('http://127.0.0.1:%s/healthz'%os.environ.get('PORT','8000'),headers={'Host':h}),timeout=4);sys.exit(r.status!=200)"]
 
 # Last, so that a new VERSION/VCS_REF rebuilds no other layer.
 ARG VERSION=dev

@@ -4,7 +4,8 @@
 # needs no package index (docker build cannot reach one on our CI).
 #
 #   wheelhouse/         third-party wheels of web, worker, shared_contracts,
-#                       the smtp-sink and the build backend (hatchling)
+#                       the smtp-sink, the S3 test server and the build
+#                       backend (hatchling)
 #   wheelhouse/local/   wheels of the three local packages (not copied into
 #                       images: the Dockerfiles build them from source)
 #
@@ -32,6 +33,7 @@ readonly LOCKS=(
   web/requirements.lock
   worker/requirements.lock
   infra/smtp-sink/requirements.lock
+  infra/s3-server/requirements.lock
   infra/offline/build-system.lock
 )
 readonly LOCAL_PACKAGES=(shared_contracts web worker)

@@ -1,8 +1,9 @@
 """Least privilege on the broker (infra/rabbitmq/definitions.json), proven on the live broker.
 
-Web may only publish to ``courier.events``; the worker may declare, bind and
-consume its own queues and publish its retries and dead letters, but never
-publish to ``courier.events``. A refusal closes the channel with 403
+Web may publish to ``courier.events`` and its own dead letters, and read its
+own result queue, nothing else; the worker may declare, bind and consume its
+own queues, publish its retries and dead letters, and publish to
+``courier.events`` its result events only (topic permissions). A refusal closes the channel with 403
 ACCESS_REFUSED; publishes use publisher confirms, so the refusal is observed
 (without them a refused publish is fire-and-forget).
 """
@@ -14,6 +15,9 @@ from collections.abc import Callable, Iterator
 import pika
 import pika.exceptions
 import pytest
+from courier_web.consumer.topology import DEAD_LETTER_EXCHANGE as WEB_DEAD_LETTER_EXCHANGE
+from courier_web.consumer.topology import DEAD_LETTER_QUEUE as WEB_DEAD_LETTER_QUEUE
+from courier_web.consumer.topology import RESULTS_QUEUE as WEB_RESULTS_QUEUE
 from courier_worker.queues import CRITICAL
 from pika.adapters.blocking_connection import BlockingChannel
 from shared_contracts.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE
@@ -98,11 +102,39 @@ def test_web_cannot_publish_anywhere_else(as_web: pika.BlockingConnection) -> No
     _refused(lambda ch: _confirmed_publish(ch, "", CRITICAL.name), as_web)
 
 
-def test_worker_cannot_publish_to_the_events_exchange(as_worker: pika.BlockingConnection) -> None:
-    text = _refused(
-        lambda ch: _confirmed_publish(ch, EVENTS_EXCHANGE, "user.registered.v1"), as_worker
-    )
-    assert f"exchange '{EVENTS_EXCHANGE}'" in text
+def test_worker_publishes_its_results_and_no_other_event(
+    as_worker: pika.BlockingConnection,
+) -> None:
+    # Topic permissions: courier.events, with the routing keys of its results only.
+    channel = as_worker.channel()
+    _confirmed_publish(channel, EVENTS_EXCHANGE, "report.failed.v0")  # routed nowhere
+    channel.close()
+    for forged in ("user.registered.v1", "report.requested.v1", NOWHERE):
+        text = _refused(
+            lambda ch, key=forged: _confirmed_publish(ch, EVENTS_EXCHANGE, key), as_worker
+        )
+        assert f"topic '{forged}'" in text or forged in text, text
+
+
+def test_web_reads_its_own_queue_only(as_web: pika.BlockingConnection) -> None:
+    channel = as_web.channel()
+    channel.queue_declare(WEB_RESULTS_QUEUE, passive=True)  # what CONSUMER_DECLARE=passive does
+    tag = channel.basic_consume(WEB_RESULTS_QUEUE, lambda *_: None)
+    channel.basic_cancel(tag)  # anything it took goes back to the queue
+    channel.close()
+    _refused(lambda ch: ch.basic_consume(WEB_DEAD_LETTER_QUEUE, lambda *_: None), as_web)
+    _refused(lambda ch: ch.queue_bind(WEB_RESULTS_QUEUE, EVENTS_EXCHANGE, "user.#"), as_web)
+
+
+def test_web_may_publish_its_own_dead_letters(as_web: pika.BlockingConnection) -> None:
+    channel = as_web.channel()
+    _confirmed_publish(channel, WEB_DEAD_LETTER_EXCHANGE, NOWHERE)
+    channel.close()
+
+
+def test_worker_cannot_touch_the_webs_queue(as_worker: pika.BlockingConnection) -> None:
+    _refused(lambda ch: ch.basic_consume(WEB_RESULTS_QUEUE, lambda *_: None), as_worker)
+    _refused(lambda ch: _confirmed_publish(ch, WEB_DEAD_LETTER_EXCHANGE, NOWHERE), as_worker)
 
 
 def test_worker_may_publish_its_retries_and_dead_letters(

@@ -377,6 +377,74 @@ class Relay(ServiceContainer):
         wait_until(running, timeout=60, what="the relay container to run")
 
 
+class Consumer(ServiceContainer):
+    """The web's event consumer (results of the worker's work): the web image, start-consumer."""
+
+    alias = "consumer"
+
+    def __init__(self, image: str, network: Network, env: dict[str, str]) -> None:
+        super().__init__(image, network)
+        for key, value in env.items():
+            self.with_env(key, value)
+        self.with_env("WEB_MIGRATE_ON_START", "false")
+        # Least privilege: its queue comes from the broker definitions; it only reads it.
+        self.with_env("CONSUMER_DECLARE", "passive")
+        self.with_name(f"courier-it-consumer-{id(self):x}")
+        self.with_command("start-consumer")
+
+    def wait_ready(self) -> None:
+        wait_until(
+            lambda: '"consumer.started"' in self.logs(),
+            timeout=120,
+            what="the web's consumer to start consuming",
+            interval=0.5,
+        )
+
+
+#: Where web and worker containers mount the storage they share (the images' STORAGE_URL).
+STORAGE_PATH = "/srv/storage"
+
+
+class S3Server(ServiceContainer):
+    """An S3-compatible server (moto's) holding the bucket web and workers share."""
+
+    alias = "s3"
+    bucket = "courier-it"
+    #: Any credentials do: the server checks none. The services get them as boto3 does.
+    credentials = {
+        "AWS_ACCESS_KEY_ID": "courier-it",
+        "AWS_SECRET_ACCESS_KEY": "courier-it-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+    def __init__(self, image: str, network: Network) -> None:
+        super().__init__(image, network)
+        self.publish(9000)
+
+    def service_env(self, prefix: str = "shared") -> dict[str, str]:
+        """What web and worker need to store in the bucket (``STORAGE_URL`` and boto3's own)."""
+        return {
+            "STORAGE_URL": f"s3://{self.bucket}/{prefix}",
+            "AWS_ENDPOINT_URL": f"http://{self.alias}:9000",
+            **self.credentials,
+        }
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{self.host_port(9000)}",
+            aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
+            region_name=self.credentials["AWS_DEFAULT_REGION"],
+        )
+
+    def wait_ready(self) -> None:
+        wait_until(lambda: self.client().list_buckets() is not None, timeout=60, what="S3 server")
+        self.client().create_bucket(Bucket=self.bucket)
+
+
 class Worker(ServiceContainer):
     """One worker service container; several may run side by side on the same queues."""
 

@@ -21,6 +21,8 @@ class Images:
     prometheus: str
     #: PgBouncer, for the scenario that runs the services through a transaction pooler.
     pgbouncer: str
+    #: An S3-compatible server (moto's, ``make image-s3-server``): the stack's shared storage.
+    s3_server: str = "courier/s3-server:dev"
 
     @classmethod
     def from_environment(cls) -> Images:
@@ -33,4 +35,5 @@ class Images:
             smtp_sink=os.environ.get("SMTP_SINK_IMAGE", "courier/smtp-sink:dev"),
             prometheus=os.environ.get("PROMETHEUS_IMAGE", "prom/prometheus:v2.53.3"),
             pgbouncer=os.environ.get("PGBOUNCER_IMAGE", "edoburu/pgbouncer:v1.24.1-p0"),
+            s3_server=os.environ.get("S3_SERVER_IMAGE", "courier/s3-server:dev"),
         )

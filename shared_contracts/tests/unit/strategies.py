@@ -14,7 +14,7 @@ from functools import cache
 from typing import Annotated, Any
 
 from hypothesis import strategies as st
-from pydantic import EmailStr
+from pydantic import AwareDatetime, EmailStr
 from pydantic.fields import FieldInfo
 from shared_contracts import EVENT_TYPES, Envelope, Event, new_envelope
 
@@ -30,14 +30,28 @@ aware_datetimes = st.datetimes(timezones=st.just(UTC)).flatmap(
     lambda dt: offsets.map(lambda tz: dt.replace(tzinfo=UTC).astimezone(tz))
 )
 st.register_type_strategy(EmailStr, emails)
+# A contract's own timestamps (``AwareDatetime``), in any offset, as the envelope's.
+st.register_type_strategy(AwareDatetime, aware_datetimes)  # type: ignore[arg-type]
 
 
 def _values_of(field: FieldInfo) -> st.SearchStrategy[Any]:
     # pydantic keeps a field's constraints as annotated-types metadata
     # (``Ge(1)``, ``MaxLen(200)``), which hypothesis honours in ``Annotated``.
+    pattern = next((m.pattern for m in field.metadata if getattr(m, "pattern", None)), None)
+    if pattern is not None:
+        # Hypothesis ignores pydantic's ``pattern``; the regex itself says what is valid.
+        return st.from_regex(pattern, fullmatch=True).filter(
+            lambda text: _fits(text, field.metadata)
+        )
     if field.metadata:
         return st.from_type(Annotated[(field.annotation, *field.metadata)])  # type: ignore[arg-type]
     return st.from_type(field.annotation)  # type: ignore[arg-type]
+
+
+def _fits(text: str, metadata: list[Any]) -> bool:
+    low = next((m.min_length for m in metadata if getattr(m, "min_length", None)), 0)
+    high = next((m.max_length for m in metadata if getattr(m, "max_length", None)), None)
+    return len(text) >= low and (high is None or len(text) <= high)
 
 
 @cache

@@ -20,6 +20,7 @@ from shared_contracts.asyncapi import (
     DeadLetters,
     DelayQueue,
     Handler,
+    Publication,
     Queue,
     Retries,
     ServicePart,
@@ -29,6 +30,7 @@ from shared_contracts.topology import DEAD_LETTER_DETAIL_HEADER
 from courier_worker.deadletter import DEAD_LETTERED_AT_HEADER, HANDLER_FAILED, SOURCE_QUEUE_HEADER
 from courier_worker.handlers import declarations
 from courier_worker.queues import QUEUES, QueueSpec, routing_keys
+from courier_worker.results import publications
 from courier_worker.retry import RETRIES_EXHAUSTED, RETRIES_HEADER
 from courier_worker.settings import DEFAULT_RETRY_DELAYS, Settings
 from courier_worker.topology import consuming_queue, dead_letter_queue, delay_queue
@@ -66,6 +68,11 @@ def asyncapi_part() -> ServicePart:
         ),
         consumes=tuple(
             _consuming(spec, by_queue.get(spec.name, [])) for spec in QUEUES if routing_keys(spec)
+        ),
+        # Result events, published while handling a request (``results.publishes``).
+        publishes=tuple(
+            Publication(event_type=event_type, triggers=tuple(f"handling {c}" for c in causes))
+            for event_type, causes in publications().items()
         ),
     )
 

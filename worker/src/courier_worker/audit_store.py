@@ -14,11 +14,8 @@ so a handler writing to that same file would wait for itself.
 
 from __future__ import annotations
 
-import os
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -36,13 +33,14 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    delete,
     inspect,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from courier_worker.per_process import PerProcess, sidecar_database_url
 from courier_worker.settings import Settings, get_settings
 from courier_worker.store import make_engine
 
@@ -175,6 +173,13 @@ class SqlAuditTrail:
             rows = conn.execute(query).mappings().all()
         return [_entry(row) for row in rows]
 
+    def prune(self, before: datetime) -> int:
+        """Forget the entries recorded before ``before`` (the retention job); how many went."""
+        self._ensure_schema()
+        statement = delete(audit_entries).where(audit_entries.c.recorded_at < before)
+        with self.engine.begin() as conn:
+            return int(conn.execute(statement).rowcount)
+
     def create_schema(self) -> None:
         """Create the table if missing; safe to call from several processes at once."""
         try:
@@ -211,15 +216,7 @@ def _entry(row: Any) -> AuditEntry:
 
 def audit_database_url(database_url: str) -> str:
     """The trail's database: the worker's own, or on SQLite a file beside it (see above)."""
-    url = make_url(database_url)
-    database = url.database
-    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return database_url
-    if database.startswith("file:"):
-        return database_url  # a URI (shared memory, say): the caller knows what it wants
-    stem, dot, suffix = database.rpartition(".")
-    audit_file = f"{stem}-audit.{suffix}" if dot and "/" not in suffix else f"{database}-audit"
-    return url.set(database=audit_file).render_as_string(hide_password=False)
+    return sidecar_database_url(database_url, "audit")
 
 
 def make_audit_trail(settings: Settings) -> SqlAuditTrail:
@@ -232,31 +229,14 @@ def make_audit_trail(settings: Settings) -> SqlAuditTrail:
     return SqlAuditTrail(engine)
 
 
-_lock = threading.Lock()
-_trails: dict[int, AuditTrail] = {}
+_trails: PerProcess[AuditTrail] = PerProcess(lambda: make_audit_trail(get_settings()))
 
 
 def audit_trail() -> AuditTrail:
     """This process's trail, built on first use (per process: engines do not survive a fork)."""
-    pid = os.getpid()
-    trail = _trails.get(pid)
-    if trail is None:
-        with _lock:
-            trail = _trails.get(pid)
-            if trail is None:
-                _trails.clear()  # a parent process's trail
-                trail = _trails[pid] = make_audit_trail(get_settings())
-    return trail
+    return _trails.get()
 
 
-@contextmanager
-def use_audit_trail(trail: AuditTrail) -> Iterator[AuditTrail]:
+def use_audit_trail(trail: AuditTrail) -> AbstractContextManager[AuditTrail]:
     """Use ``trail`` in this process inside the block (tests); the next use builds afresh."""
-    with _lock:
-        _trails.clear()
-        _trails[os.getpid()] = trail
-    try:
-        yield trail
-    finally:
-        with _lock:
-            _trails.clear()
+    return _trails.use(trail)

@@ -18,8 +18,10 @@ from courier_worker.deadletter import DeadLetterPublisher, KombuDeadLetterPublis
 from courier_worker.handlers import Dependencies
 from courier_worker.idempotency import IdempotencyGuard
 from courier_worker.mail import FileMailer, Mailer, SmtpMailer
+from courier_worker.results import KombuResultPublisher
 from courier_worker.retry import KombuRetryPublisher, RetryPolicy, RetryPublisher
 from courier_worker.settings import Settings, get_settings
+from courier_worker.storage import make_storage
 from courier_worker.store import HandledEvents, SqlHandledEvents, make_engine
 
 
@@ -53,6 +55,18 @@ def get_container(app: Celery) -> Container:
     return container
 
 
+def running_container() -> Container:
+    """The container of this process, which the task built before running a handler.
+
+    For handlers that need more than ``Dependencies`` (the scheduled jobs read
+    the idempotency store); raises outside a task that has started.
+    """
+    container = _containers.get(os.getpid())
+    if container is None:
+        raise RuntimeError("no container in this process: call it from a handler")
+    return container
+
+
 def build(app: Celery, settings: Settings) -> Container:
     # Connects to nothing: the store creates its table on first use.
     store = SqlHandledEvents(
@@ -66,7 +80,12 @@ def build(app: Celery, settings: Settings) -> Container:
         settings=settings,
         store=store,
         guard=IdempotencyGuard(store),
-        deps=Dependencies(mailer=make_mailer(settings), mail_from=settings.MAIL_FROM),
+        deps=Dependencies(
+            mailer=make_mailer(settings),
+            mail_from=settings.MAIL_FROM,
+            results=KombuResultPublisher(app),
+            storage=make_storage(settings.STORAGE_URL),
+        ),
         dead_letters=KombuDeadLetterPublisher(app),
         retries=KombuRetryPublisher(app),
         retry_policy=retry_policy(settings),

@@ -58,6 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     requeue = dead_commands.add_parser("requeue", help="move dead letters back to their queue")
     requeue.add_argument("ids", nargs="*", help="event ids (default: all, up to --limit)")
     requeue.add_argument("--limit", type=int, default=1000, help="per queue (default 1000)")
+    read_model = commands.add_parser(
+        "read-model", help="the users read model (reports): count its rows, or reset it"
+    )
+    read_model.add_argument(
+        "action", choices=["count", "reset"], help="reset: empty it, for a rebuild"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "init-db":
@@ -72,9 +78,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _audit(args.entity, args.entity_id, as_json=args.json)
     if args.command == "queue-exporter":
         return _queue_exporter(args.port, args.address, args.interval)
+    if args.command == "read-model":
+        return _read_model(args.action)
     if args.command == "dead-letters":
         return _dead_letters(args.action, args.limit, getattr(args, "ids", []))
     return _healthcheck(args.file, args.max_age)
+
+
+def _read_model(action: str) -> int:
+    from courier_worker.read_model import make_user_directory  # lazy: keeps healthcheck light
+
+    directory = make_user_directory(get_settings())
+    if action == "reset":
+        # Emptied, not dropped: workers running now keep their prepared table.
+        directory.reset()
+        print("read model emptied; now run `courier-web replay_registrations` on the web side")
+        return 0
+    print(json.dumps(directory.counts()))
+    return 0
 
 
 def _queue_exporter(port: int, address: str | None, interval: float) -> int:

@@ -6,6 +6,7 @@ SQLAlchemy Core on SQLite (default) or PostgreSQL (``postgresql+psycopg://``).
 from __future__ import annotations
 
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -24,8 +25,10 @@ from sqlalchemy import (
     Uuid,
     bindparam,
     create_engine,
+    delete,
     event,
     exists,
+    func,
     insert,
     inspect,
     select,
@@ -88,6 +91,8 @@ class SqlHandledEvents:
         self.engine = engine
         self._schema_ready = False
         self._claim = _DriverClaim.for_dialect(engine.dialect)
+        #: The connection of the claim this thread holds open, if any (``prune``).
+        self._held = threading.local()
 
     def is_handled(self, event_id: uuid.UUID) -> bool:
         self._ensure_schema()
@@ -104,14 +109,50 @@ class SqlHandledEvents:
                 conn.rollback()
                 yield False
                 return
+            self._held.conn = conn
             try:
                 yield True
             except BaseException:
                 self._end(conn, conn.rollback)
                 raise
+            finally:
+                self._held.conn = None
             self._end(conn, conn.commit)
         finally:
             conn.close()  # back to the pool (a rollback there ends anything left open)
+
+    def count_handled(self, event_type: str, start: datetime, end: datetime) -> int:
+        """How many events of ``event_type`` were recorded as handled in ``[start, end)``."""
+        self._ensure_schema()
+        columns = handled_events.c
+        query = (
+            select(func.count())
+            .select_from(handled_events)
+            .where(
+                columns.event_type == event_type,
+                columns.handled_at >= start,
+                columns.handled_at < end,
+            )
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def prune(self, before: datetime) -> int:
+        """Forget the records handled before ``before``; returns how many went.
+
+        Called by a handler (the retention job), it runs in that handler's own
+        claim transaction and commits with it: on SQLite the claim holds the
+        file's write lock, and a DELETE on another connection would wait for
+        it until it timed out. A redelivery of a pruned event would be handled
+        again, so the retention must be far longer than any redelivery.
+        """
+        self._ensure_schema()
+        held = getattr(self._held, "conn", None)
+        if held is None:
+            statement = delete(handled_events).where(handled_events.c.handled_at < before)
+            with self.engine.begin() as conn:
+                return int(conn.execute(statement).rowcount)
+        return self._claim.prune(held, before)
 
     def _end(self, conn: Any, finish: Callable[[], None]) -> None:
         """Commit or roll back; a failure (the connection lost meanwhile) surfaces as
@@ -240,6 +281,22 @@ class _DriverClaim:
                 return True
             cursor.execute(self.sql, params)
             return cursor.fetchone() is not None
+        finally:
+            cursor.close()
+
+    def prune(self, conn: Any, before: datetime) -> int:
+        """``DELETE`` the records handled before ``before`` on ``conn``, in its transaction."""
+        statement = delete(handled_events).where(
+            handled_events.c.handled_at < bindparam("before", type_=DateTime(timezone=True))
+        )
+        compiled = statement.compile(dialect=self.dialect)
+        processor = DateTime(timezone=True).bind_processor(self.dialect)
+        value = processor(before) if processor is not None else before
+        params: Any = (value,) if compiled.positiontup else {"before": value}
+        cursor = conn.cursor()
+        try:
+            cursor.execute(str(compiled), params)
+            return int(cursor.rowcount)
         finally:
             cursor.close()
 

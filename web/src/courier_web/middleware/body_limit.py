@@ -5,12 +5,16 @@ from ``Content-Length``; a body sent with ``Transfer-Encoding: chunked`` has
 none, so Django would read it as empty. Here a declared length over the limit
 is refused before anything else runs, and a chunked body is read up to the
 limit (and refused beyond it), then handed on as an ordinary, sized body.
+Some paths take larger bodies (``HTTP_BODY_LIMITS_BY_PATH``: document
+uploads); a large chunked body is spooled to a temporary file, not memory.
 """
 
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Callable
+from typing import BinaryIO
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
@@ -34,9 +38,11 @@ class BodySizeLimitMiddleware:
         # Read once, as Django's own middleware read their settings: each
         # attribute of the lazy ``settings`` costs about a microsecond.
         self.limit: int | None = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        # Paths that take more (uploads): path -> limit in bytes.
+        self.path_limits: dict[str, int] = dict(getattr(settings, "HTTP_BODY_LIMITS_BY_PATH", {}))
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        limit = self.limit
+        limit = self.path_limits.get(request.path_info, self.limit)
         if limit is None:
             return self.get_response(request)
         declared = request.META.get("CONTENT_LENGTH")
@@ -49,28 +55,39 @@ class BodySizeLimitMiddleware:
                     error_body("bad_request", "Content-Length is not a number"), status=400
                 )
         elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
-            body = _read_at_most(request, limit)
-            if body is None:
+            spooled = _read_at_most(request, limit)
+            if spooled is None:
                 return too_large(limit)
-            # Hand the views an ordinary body of known length.
-            request.META["CONTENT_LENGTH"] = str(len(body))
-            request._body = body
-            request._stream = io.BytesIO(body)
+            # Hand the views an ordinary body of known length (an upload's
+            # stays in its spool file, not in memory).
+            size = spooled.seek(0, io.SEEK_END)
+            spooled.seek(0)
+            request.META["CONTENT_LENGTH"] = str(size)
+            if size <= _IN_MEMORY:
+                request._body = spooled.read()
+                request._stream = io.BytesIO(request._body)
+            else:
+                request._stream = spooled
         return self.get_response(request)
 
 
-def _read_at_most(request: HttpRequest, limit: int) -> bytes | None:
+#: A chunked body up to this size is kept in memory; a larger one (an upload) is spooled.
+_IN_MEMORY = 1024 * 1024
+
+
+def _read_at_most(request: HttpRequest, limit: int) -> BinaryIO | None:
     """The whole chunked body, or None as soon as it passes ``limit`` bytes."""
+    spooled: BinaryIO = tempfile.SpooledTemporaryFile(max_size=_IN_MEMORY)  # type: ignore[assignment]  # noqa: SIM115
     stream = request.META.get("wsgi.input")
     if stream is None:
-        return b""
-    parts: list[bytes] = []
+        return spooled
     size = 0
     while True:
         chunk = stream.read(min(_CHUNK, limit + 1 - size))
         if not chunk:
-            return b"".join(parts)
+            return spooled
         size += len(chunk)
         if size > limit:
+            spooled.close()
             return None
-        parts.append(chunk)
+        spooled.write(chunk)

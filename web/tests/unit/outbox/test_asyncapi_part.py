@@ -17,11 +17,13 @@ def test_every_declared_emission_is_a_publication_with_its_trigger() -> None:
 
     assert part.service == PRODUCER
     triggers = {p.event_type: set(p.triggers) for p in part.publishes}
-    assert set(triggers) == {e.event_type for e in emissions()}
+    # Every emission, and what an operator's command publishes (a replay).
+    assert set(triggers) == {e.event_type for e in emissions()} | {"user.registration_replayed.v1"}
     for emission in emissions():
         assert f"{emission.signal_name} of {emission.sender_label}" in triggers[emission.event_type]
     assert "post_save of users.User" in triggers["user.registered.v1"]
-    assert part.consumes == ()
+    # What the web consumes is its result queue (``courier_web.consumer``).
+    assert [queue.name for queue in part.consumes] == ["courier.web.results"]
 
 
 def test_the_command_writes_the_part_as_json(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from shared_contracts import Envelope, UserRegistered
 from courier_worker.handlers.base import Dependencies
 from courier_worker.handlers.registry import handles
 from courier_worker.queues import CRITICAL
+from courier_worker.read_model import user_directory
 
 log = structlog.get_logger(__name__)
 
@@ -20,7 +21,10 @@ CORRELATION_HEADER = "X-Correlation-ID"
 
 @handles(UserRegistered, queue=CRITICAL)
 def send_welcome_email(envelope: Envelope[UserRegistered], deps: Dependencies) -> None:
-    """Send the new user one welcome email."""
+    """Send the new user one welcome email, and add them to the read model (reports)."""
+    # The read model first: applying a registration twice changes nothing, so
+    # a retry after a failed send repeats it harmlessly.
+    user_directory().apply_registered(envelope)
     deps.mailer.send(welcome_email(envelope, mail_from=deps.mail_from))
     log.info("welcome_email.sent", user_id=envelope.payload.user_id)
 

@@ -15,8 +15,14 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from shared_contracts.asyncapi import Publication, ServicePart
 
+from courier_web.consumer.asyncapi import consuming_queues
 from courier_web.outbox import emissions
 from courier_web.outbox.writing import PRODUCER
+from courier_web.reports.management.commands.replay_registrations import (
+    PUBLISHES as REPLAY_PUBLISHES,
+)
+
+COMMAND_PUBLICATIONS = (REPLAY_PUBLISHES,)
 
 __all__ = ["Command", "web_part"]
 
@@ -28,6 +34,9 @@ def web_part() -> ServicePart:
         triggers.setdefault(emission.event_type, set()).add(
             f"{emission.signal_name} of {emission.sender_label}"
         )
+    # Events an operator's command publishes (not a model change).
+    for event_type, command in COMMAND_PUBLICATIONS:
+        triggers.setdefault(event_type, set()).add(command)
     return ServicePart(
         service=PRODUCER,
         description=(
@@ -39,6 +48,8 @@ def web_part() -> ServicePart:
             Publication(event_type=event_type, triggers=tuple(sorted(changes)))
             for event_type, changes in sorted(triggers.items())
         ),
+        # The results it consumes on its own queue (``courier_web.consumer``).
+        consumes=consuming_queues(),
     )
 
 
