@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -48,17 +49,48 @@ def list_dead_letters(app: Celery, *, limit: int, write: Callable[[str], None] =
     return count
 
 
+#: How long a requeue by id looks for letters it has not found yet. A letter that
+#: a ``list`` (or another requeue) just fetched is back in its queue only once
+#: the broker has processed that channel's close: on a quorum queue, a moment later.
+REQUEUE_BY_ID_WAIT_S = 10.0
+
+
 def requeue_dead_letters(
-    app: Celery, *, ids: Sequence[str], limit: int, write: Callable[[str], None] = print
+    app: Celery,
+    *,
+    ids: Sequence[str],
+    limit: int,
+    write: Callable[[str], None] = print,
+    wait: float = REQUEUE_BY_ID_WAIT_S,
 ) -> int:
     """Move dead letters (those with ``ids``, or all up to ``limit``) back to their queue.
 
     They go to the queue they came from through the default exchange, so only
     this worker sees them again (never other services bound to the event type),
     with their ``retries`` header reset: a transient failure is retried again.
+    Ids not found within ``wait`` are reported as such, one line each.
     """
-    moved = 0
     wanted = set(ids)
+    moved = 0
+    deadline = time.monotonic() + wait
+    while True:
+        moved_now, found = _requeue_pass(app, wanted, limit, write)
+        moved += moved_now
+        wanted -= found
+        if not wanted or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    for missing in sorted(wanted):
+        write(json.dumps({"id": missing, "requeued": False, "why": "no dead letter with this id"}))
+    return moved
+
+
+def _requeue_pass(
+    app: Celery, wanted: set[str], limit: int, write: Callable[[str], None]
+) -> tuple[int, set[str]]:
+    """One look at every dead-letter queue: (letters moved, ids among ``wanted`` seen)."""
+    moved = 0
+    found: set[str] = set()
     with _dead_letters(app) as taken, app.producer_or_acquire() as producer:
         # Take the whole batch first: a message requeued now may be dead-lettered
         # again within this run, and must not be fetched and moved a second time.
@@ -66,6 +98,7 @@ def requeue_dead_letters(
             info = describe(queue, message)
             if wanted and info["id"] not in wanted:
                 continue
+            found.add(info["id"])
             source = info["source"]
             if not source:
                 write(json.dumps({**info, "requeued": False, "why": "source queue unknown"}))
@@ -88,7 +121,7 @@ def requeue_dead_letters(
             message.ack()  # only after the broker confirmed the copy
             write(json.dumps({**info, "requeued": True}, default=str))
             moved += 1
-    return moved
+    return moved, found
 
 
 #: The properties of a dead letter that its requeued copy keeps.
