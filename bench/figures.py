@@ -90,6 +90,26 @@ def latency_figures(
     detail["latency"] = runs
 
 
+def isolation_figures(
+    runs: dict[str, dict[str, float]], doc: dict[str, Any], table: Table, detail: dict[str, Any]
+) -> None:
+    """Welcome-email latency idle and under a bulk backlog, per worker deployment."""
+    doc["isolation_ms"] = {}
+    table.section("isolation: welcome email latency, idle and under a newsletter backlog")
+    labels = {"shared": "one worker, both queues", "separate": "a worker per queue"}
+    for variant, label in labels.items():
+        run = runs[variant]
+        doc["isolation_ms"][variant] = {
+            key: run[key] for key in ("idle_p50", "idle_p99", "backlog_p50", "backlog_p99")
+        }
+        doc["isolation_ms"][variant]["p99_ratio"] = run["p99_ratio"]
+        for key in ("idle_p50", "idle_p99", "backlog_p50", "backlog_p99"):
+            table.add(f"{label}: {key.replace('_', ' ')}", summary([run[key]]), "ms")
+        target = goal(run["p99_ratio"], "<=", 1.5) if variant == "separate" else ""
+        table.add(f"{label}: p99 backlog / idle", summary([run["p99_ratio"]]), "", target, 2)
+    detail["isolation"] = runs
+
+
 def http_figures(
     rps: dict[str, list[float]],
     config: Config,

@@ -29,7 +29,7 @@ from bench.paths import ROOT
 from bench.progress import breakdown, breakdown_line, phase, say
 from bench.report import Table, write_json
 
-SECTIONS = ("publish", "consume", "http", "latency", "scaling")
+SECTIONS = ("publish", "consume", "http", "latency", "isolation", "scaling")
 DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
 
 
@@ -98,13 +98,17 @@ def main(argv: list[str] | None = None) -> int:
             with phase("latency"):
                 runs = sections.latency(ctx)
             figures.latency_figures(runs, config.latency_rate, doc, table, detail)
+        if "isolation" in args.only:
+            with phase("isolation"):
+                iso = sections.isolation(ctx)
+            figures.isolation_figures(iso, doc, table, detail)
         if "http" in args.only:
             with phase("http"):
                 rps, mem = sections.http_and_middleware(ctx)
             memory.update(mem)
             figures.http_figures(rps, config, doc, table, detail)
         if ctx.web:  # shared by latency and http
-            with phase("http" if "http" in args.only else "latency"):
+            with phase("http" if "http" in args.only else "latency"):  # or isolation
                 sections.stop_web(ctx)
         if "scaling" in args.only:
             with phase("scaling"):
@@ -147,7 +151,7 @@ def _set_up(
     names = [vhosts.new_vhost_name() for _ in range(held)]
     urls = [vhosts.vhost_url(base, name) for name in names]
     web_kinds = [
-        *(sections.LATENCY_WEB if "latency" in args.only else ()),
+        *(sections.LATENCY_WEB if {"latency", "isolation"} & set(args.only) else ()),
         *(sections.HTTP_WEB if "http" in args.only else ()),
     ]
     ctx = sections.Context(

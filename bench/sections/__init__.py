@@ -21,6 +21,7 @@ What keeps the run short (``run.py`` prints where the time went):
 from bench.sections.consume import consume
 from bench.sections.context import CONFIGS, FULL, QUICK, SMOKE, Config, Context
 from bench.sections.http_and_middleware import http_and_middleware
+from bench.sections.isolation import isolation
 from bench.sections.latency import latency
 from bench.sections.publish import publish
 from bench.sections.scaling import scaling
@@ -38,6 +39,7 @@ __all__ = [
     "Context",
     "consume",
     "http_and_middleware",
+    "isolation",
     "latency",
     "prepare",
     "publish",

@@ -44,6 +44,16 @@ class Config:
     http_prewarm: float = 0.5
     #: Sync workers per gunicorn server (``infra/`` deploys 2).
     web_workers: int = 2
+    #: isolation: seconds of registrations measured idle, then under the backlog.
+    isolation_seconds: float = 8.0
+    #: isolation: newsletter emails queued on the bulk queue (chunks of 100).
+    isolation_backlog: int = 5_000
+    #: isolation: the workers' NEWSLETTER_RATE_LIMIT (emails/s), a provider's usual
+    #: order of magnitude; the backlog must outlast the measurement (5,000 at 50/s: 100 s).
+    isolation_rate_limit: float = 50.0
+    #: isolation: registrations per second, within what one worker of ``concurrency``
+    #: handles with their audit events, so that "idle" is idle.
+    isolation_offered_rate: float = 20.0
 
 
 #: The full run: every figure the median of 3 repetitions. Latency offers 50/s
@@ -80,6 +90,8 @@ QUICK = Config(
     warmup_seconds=0.5,
     publish_subset=500,
     http_prewarm=0.2,
+    isolation_seconds=1.0,
+    isolation_backlog=1_000,
 )
 #: The smoke test's run (``bench/tests``): every section starts and reports, a
 #: few dozen messages and windows of ~0.2 s; its figures mean nothing.
@@ -102,6 +114,9 @@ SMOKE = Config(
     publish_subset=20,
     http_prewarm=0.5,
     web_workers=1,
+    isolation_seconds=0.2,
+    isolation_backlog=200,
+    isolation_rate_limit=100.0,
 )
 CONFIGS = {config.name: config for config in (FULL, QUICK, SMOKE)}
 

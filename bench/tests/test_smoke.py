@@ -20,7 +20,7 @@ import pytest
 from bench.paths import PYTHON
 from bench.tests.support import bench_databases, bench_vhosts, run_tool
 
-SECTIONS = ("publish", "consume", "latency", "http", "scaling")
+SECTIONS = ("publish", "consume", "latency", "isolation", "http", "scaling")
 #: The top-level keys of ``latest.json`` and, per figure, the keys it must have.
 FIGURES = {
     "publish": {
@@ -47,6 +47,7 @@ TABLE_SECTIONS = (
     "publish (msg/s until every message is confirmed)",
     "consume (events/s, prefork x1)",
     "latency, commit-to-handled (HTTP response -> worker event.handled)",
+    "isolation: welcome email latency, idle and under a newsletter backlog",
     "http: POST /api/users under gunicorn (1 sync worker)",
     "middleware: GET /healthz under gunicorn (1 sync worker)",
     "scaling: handler waiting 5 ms per event (events/s)",
@@ -92,6 +93,17 @@ def test_latency_reports_percentiles_of_both_variants(smoke: SmokeRun) -> None:
     runs = smoke.doc["detail"]["latency"]["courier"]
     assert len(runs) == 1
     assert runs[0]["count"] > 0
+
+
+def test_isolation_reports_both_deployments_idle_and_under_the_backlog(smoke: SmokeRun) -> None:
+    isolation = smoke.doc["isolation_ms"]
+
+    assert set(isolation) == {"shared", "separate"}
+    for figures in isolation.values():
+        assert set(figures) == {"idle_p50", "idle_p99", "backlog_p50", "backlog_p99", "p99_ratio"}
+        assert all(is_rate(value) for value in figures.values())
+    for run in smoke.doc["detail"]["isolation"].values():
+        assert run["count"] > 0
 
 
 def test_scaling_reports_each_prefork_size(smoke: SmokeRun) -> None:

@@ -6,7 +6,7 @@ recipient and any AUTH credentials; TLS is not offered. HTTP on
 
 - ``GET /messages[?to=address]``: received messages, oldest first, each
   ``{"mail_from", "rcpt_tos", "message_id", "subject", "headers", "raw", "text",
-  "received_at"}``;
+  "received_at", "received_ts"}`` (``received_ts``: epoch seconds, for rates);
 - ``DELETE /messages``: forget them;
 - ``POST /control`` ``{"refuse_next": N}``: the next N transactions are answered
   ``451 4.3.0 try again later`` at the end of DATA (a transient failure, to
@@ -83,7 +83,7 @@ class Mailbox:
             }
 
 
-def to_record(envelope: Envelope) -> dict[str, Any]:
+def to_record(envelope: Envelope, arrived: float | None = None) -> dict[str, Any]:
     raw: bytes = envelope.original_content or b""
     message = email.message_from_bytes(raw, policy=email.policy.default)
     headers: dict[str, str] = {}
@@ -99,6 +99,9 @@ def to_record(envelope: Envelope) -> dict[str, Any]:
         "raw": raw.decode("utf-8", errors="replace"),
         "text": body.get_content() if body is not None else None,
         "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        # Epoch seconds with sub-second precision, taken as DATA ended: rates are measured
+        # from it.
+        "received_ts": arrived if arrived is not None else time.time(),
     }
 
 
@@ -109,10 +112,11 @@ class SinkHandler:
         self.mailbox = mailbox
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        arrived = time.time()
         if self.mailbox.take_refusal():
             log.info("refused message from %s to %s", envelope.mail_from, envelope.rcpt_tos)
             return REFUSAL
-        record = to_record(envelope)
+        record = to_record(envelope, arrived)
         self.mailbox.add(record)
         log.info(
             "received %s to %s: %s", record["message_id"], record["rcpt_tos"], record["subject"]

@@ -52,3 +52,30 @@ def schema_valid_registration_refused_only_for_unstatable_rules(
     assert set(fields) == {"password"}, f"schema-valid registration refused: {fields}"
     stated = [m for m in fields["password"] if not _UNSTATABLE_PASSWORD_RULES.search(m)]
     assert not stated, f"refused for a rule the schema could state: {stated}"
+
+
+#: A report's range rules no JSON Schema can state (two fields compared), as the
+#: API words them (``courier_web.reports.services``).
+_UNSTATABLE_RANGE_RULES = {
+    "from": re.compile(r"must not be after 'to'"),
+    "to": re.compile(r"the range covers at most \d+ days"),
+}
+#: Where schema-valid data may still be refused for those rules alone.
+REPORT_REQUEST = ("POST", "/api/reports")
+
+
+@schemathesis.check
+def schema_valid_report_refused_only_for_its_range(ctx: Any, response: Any, case: Any) -> None:
+    """A schema-valid report request is accepted, unless its range is backwards or too long."""
+    if (case.method.upper(), case.path) != REPORT_REQUEST or response.status_code != 422:
+        return
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return
+    fields = response.json()["error"].get("fields") or {}
+    assert fields, "schema-valid report request refused without naming a field"
+    for field, messages in fields.items():
+        rule = _UNSTATABLE_RANGE_RULES.get(field)
+        assert rule is not None, f"schema-valid report request refused for {field}: {messages}"
+        stated = [m for m in messages if not rule.search(m)]
+        assert not stated, f"refused for a rule the schema could state: {stated}"

@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from courier_worker.queues import QUEUES, queue_named
+
 #: ``worker/`` when running from a source checkout (``src/courier_worker/settings.py``).
 _SOURCE_HOME = Path(__file__).resolve().parents[2]
 _TRUE = {"1", "true", "yes", "on"}
@@ -30,6 +32,10 @@ def _var_dir() -> Path:
 
 #: The delay queues' TTLs (seconds): each tier is one queue per consuming queue.
 DEFAULT_RETRY_DELAYS = (1, 5, 30, 120, 600)
+
+
+def _default_storage_url() -> str:
+    return str(worker_home().parent / "var" / "storage")
 
 
 def _default_database_url() -> str:
@@ -122,6 +128,12 @@ class Settings(BaseSettings):
     WORKER_DB_CONNECT_TIMEOUT: int = Field(default=5, ge=1, le=300)
     MAIL_DIR: Path = Field(default_factory=lambda: _var_dir() / "mail")
     MAIL_FROM: str = "Courier <no-reply@courier.invalid>"
+    #: Reports and documents, shared with the web: a folder (default: ``var/storage``
+    #: beside the worker's folder, where ``make run``'s web looks too) or ``s3://``.
+    STORAGE_URL: str = Field(default_factory=lambda: _default_storage_url(), repr=False)
+    #: The queues this worker consumes (comma-separated, ``critical``, ``bulk`` or full
+    #: names); empty: every queue. An unknown name stops the worker at start.
+    WORKER_QUEUES: Annotated[tuple[str, ...], NoDecode] = ()
     #: Messages each pool process reserves ahead (Celery's prefetch multiplier).
     WORKER_PREFETCH: int = Field(default=4, ge=1, le=100)
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -136,6 +148,22 @@ class Settings(BaseSettings):
     WORKER_RETRY_MAX_SECONDS: float = Field(default=600.0, gt=0)
     #: ...rounded down to one of these delay-queue TTLs (comma-separated whole seconds).
     WORKER_RETRY_DELAYS: Annotated[tuple[int, ...], NoDecode] = DEFAULT_RETRY_DELAYS
+    #: Task events (received, started, succeeded...) for Flower; off saves three small
+    #: publishes per event handled.
+    WORKER_SEND_TASK_EVENTS: bool = True
+    #: Scheduled jobs (Celery Beat): seconds between two runs, 0 turns the job off.
+    #: Periods are aligned on the Unix epoch: a daily job runs just after 00:00 UTC.
+    SCHEDULE_SIGNUP_DIGEST_SECONDS: int = Field(default=86400, ge=0)
+    SCHEDULE_RETENTION_SECONDS: int = Field(default=86400, ge=0)
+    #: Staff who get the sign-up digest (comma-separated addresses); empty: none is sent.
+    DIGEST_RECIPIENTS: Annotated[tuple[str, ...], NoDecode] = ()
+    #: Newsletter emails per second for the whole deployment (every worker shares one
+    #: pace through the worker's database: ``courier_worker.pacing``).
+    NEWSLETTER_RATE_LIMIT: float = Field(default=10.0, gt=0, le=10_000)
+    #: Days the retention job keeps handled-event records (the idempotency store: an
+    #: event redelivered after that is handled again) and audit entries.
+    RETENTION_HANDLED_EVENTS_DAYS: int = Field(default=30, ge=2)
+    RETENTION_AUDIT_DAYS: int = Field(default=365, ge=1)
     #: Prometheus metrics port (0: no metrics server), address, and the multiprocess folder.
     WORKER_METRICS_PORT: int = Field(default=9808, ge=0, le=65535)
     # Loopback on a laptop; the image sets 0.0.0.0 so Prometheus can scrape the container.
@@ -159,6 +187,36 @@ class Settings(BaseSettings):
         if len(set(value)) != len(value):
             raise ValueError("WORKER_RETRY_DELAYS must not repeat a delay")
         return tuple(sorted(value))
+
+    @field_validator("WORKER_QUEUES", mode="before")
+    @classmethod
+    def _split_queues(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("WORKER_QUEUES")
+    @classmethod
+    def _known_queues(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        names = [queue_named(name).name for name in value]  # ValueError names the known ones
+        # In the order of QUEUES, each once, whatever order and spelling were given.
+        return tuple(spec.name for spec in QUEUES if spec.name in names)
+
+    @field_validator("DIGEST_RECIPIENTS", mode="before")
+    @classmethod
+    def _split_recipients(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("DIGEST_RECIPIENTS")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            local, at, domain = address.partition("@")
+            if not (local and at and "." in domain) or any(c in address for c in " <>,;"):
+                raise ValueError(f"DIGEST_RECIPIENTS: {address!r} is not an email address")
+        return value
 
     @field_validator("RABBITMQ_URL")
     @classmethod

@@ -102,7 +102,11 @@ def get_user(request: HttpRequest, user_id: int) -> User:
 )
 def update_user(request: HttpRequest, user_id: int, payload: UserUpdateIn) -> User:
     user = _visible_user(request, user_id)
-    return user_update(user=user, display_name=payload.display_name)
+    return user_update(
+        user=user,
+        display_name=payload.display_name,
+        newsletter_opt_in=payload.newsletter_opt_in,
+    )
 
 
 @router.delete(

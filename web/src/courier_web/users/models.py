@@ -48,6 +48,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    #: False once the user opted out of newsletters (the API, or an email's unsubscribe link).
+    newsletter_opt_in = models.BooleanField(default=True)
 
     objects: ClassVar[UserManager] = UserManager()
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictBool
 
 from courier_web.api.emails import Email
 from courier_web.api.passwords import Password
@@ -30,6 +30,7 @@ class UserOut(Schema):
     email: str
     display_name: str
     date_joined: datetime
+    newsletter_opt_in: bool
 
 
 class UserUpdateIn(Schema):
@@ -38,6 +39,8 @@ class UserUpdateIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     display_name: Annotated[str, Field(max_length=150), NoNul] | None = None
+    #: False opts out of newsletters (true opts back in).
+    newsletter_opt_in: StrictBool | None = None
 
 
 class TokenCreateIn(Schema):

@@ -55,12 +55,20 @@ def user_create(*, email: str, password: str, display_name: str = "") -> User:
 
 
 @transaction.atomic
-def user_update(*, user: User, display_name: str | None = None) -> User:
-    """Change what a user may change about themselves (today: ``display_name``)."""
+def user_update(
+    *, user: User, display_name: str | None = None, newsletter_opt_in: bool | None = None
+) -> User:
+    """Change what a user may change about themselves (display name, newsletter opt-in)."""
+    changed = []
     if display_name is not None:
         user.display_name = display_name.strip()
         user.full_clean(exclude=["password", "email"])
-        user.save(update_fields=["display_name"])
+        changed.append("display_name")
+    if newsletter_opt_in is not None and newsletter_opt_in != user.newsletter_opt_in:
+        user.newsletter_opt_in = newsletter_opt_in
+        changed.append("newsletter_opt_in")
+    if changed:
+        user.save(update_fields=changed)
     return user
 
 

@@ -23,6 +23,7 @@ USER_FIELDS = (
     "is_active",
     "is_staff",
     "is_superuser",
+    "newsletter_opt_in",
     "password",
 )
 

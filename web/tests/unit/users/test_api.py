@@ -40,7 +40,7 @@ def test_post_creates_a_user_and_never_returns_the_password(client: Client) -> N
 
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "email", "display_name", "date_joined"}
+    assert set(body) == {"id", "email", "display_name", "date_joined", "newsletter_opt_in"}
     assert body["email"] == "ada@example.com"
     assert body["display_name"] == "Ada"
     assert STRONG_PASSWORD not in response.content.decode()

@@ -46,6 +46,10 @@ INSTALLED_APPS = [
     "courier_web.audit",
     "courier_web.stats",
     "courier_web.catalog",
+    "courier_web.consumer",
+    "courier_web.reports",
+    "courier_web.documents",
+    "courier_web.newsletters",
 ]
 
 # The middleware stack, outermost first (docs/middleware.md explains each place).
@@ -226,10 +230,29 @@ OUTBOX_DECLARE_EXCHANGE = env_str("OUTBOX_DECLARE_EXCHANGE", "durable")
 #: Timeout (seconds) of the broker probe behind ``GET /readyz``.
 READYZ_BROKER_TIMEOUT = env_float("READYZ_BROKER_TIMEOUT", 1.0)
 
+# --------------------------------------------------- consumer and storage
+#: Messages the ``consume_events`` command takes ahead (AMQP prefetch).
+CONSUMER_PREFETCH = env_int("CONSUMER_PREFETCH", 16)
+#: ``declare``: declare the web's result queue and its bindings on connect;
+#: ``passive``: only check it exists (the broker definitions declare it, and
+#: the web's broker user may not configure).
+CONSUMER_DECLARE = env_str("CONSUMER_DECLARE", "declare")
+#: Largest delay (seconds) between the consumer's reconnections to the broker.
+CONSUMER_BACKOFF_MAX = env_float("CONSUMER_BACKOFF_MAX", 30.0)
+#: Reports and documents, shared with the worker: a folder (default
+#: ``var/storage`` beside the web's folder, where ``make run``'s worker looks too).
+STORAGE_URL = env_str("STORAGE_URL", str(COURIER_WEB_HOME.parent / "var" / "storage"))
+#: Largest CSV document accepted by ``POST /api/documents`` (bytes); beyond it a 413.
+DOCUMENT_MAX_BYTES = env_int("DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)
+#: Seconds a document may stay pending before the web marks it failed (``timeout``).
+DOCUMENT_DEADLINE_SECONDS = env_float("DOCUMENT_DEADLINE_SECONDS", 900.0)
+
 # ------------------------------------------------------------------- http
 #: Largest request body accepted (bytes); beyond it a JSON 413, including for
 #: chunked bodies (see middleware/body_limit.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("HTTP_MAX_BODY_BYTES", 256 * 1024)
+#: Paths that take larger bodies: a document upload (its multipart framing included).
+HTTP_BODY_LIMITS_BY_PATH = {"/api/documents": DOCUMENT_MAX_BYTES + 64 * 1024}
 #: Responses smaller than this are not gzipped (not worth the CPU).
 GZIP_MIN_BYTES = env_int("GZIP_MIN_BYTES", 1024)
 #: Token bucket per client on POST/PUT/PATCH/DELETE under /api/:
@@ -267,6 +290,14 @@ OUTBOX_RELAY_METRICS_PORT = env_int("OUTBOX_RELAY_METRICS_PORT", 0)
 #: Test seam for the fault tests (outbox/failpoints.py): e.g. ``exit-after-confirm``.
 #: Unset in every real deployment.
 OUTBOX_FAILPOINT = env_str("OUTBOX_FAILPOINT", "")
+
+# ----------------------------------------------------------------- newsletters
+#: Where people reach this web service; the unsubscribe links in newsletters start here.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", f"http://localhost:{env_str('WEB_PORT', '8000')}")
+#: Recipients per newsletter.chunk_ready.v1 event (at most the contract's 100).
+NEWSLETTER_CHUNK_SIZE = env_int("NEWSLETTER_CHUNK_SIZE", 100)
+#: Days an unsubscribe link keeps working.
+NEWSLETTER_UNSUBSCRIBE_MAX_AGE_DAYS = env_int("NEWSLETTER_UNSUBSCRIBE_MAX_AGE_DAYS", 365)
 
 # ----------------------------------------------------------------- logging
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
