@@ -86,9 +86,12 @@ def test_with_the_broker_unreachable_registration_still_succeeds_and_the_relay_c
     dispatcher.stop()
     # Each registration wrote its user.registered.v1 and the audit trail's two events.
     assert OutboxMessage.objects.filter(status=OutboxStatus.PENDING).count() == 6
-    # Once: rows of the first request only (it hands over a commit's rows together).
+    # Once, in one batch: the first request's rows (it hands over a commit's rows
+    # together), with the second's when they were queued before the thread took them.
     tried = list(OutboxMessage.objects.filter(attempts__gte=1))
-    assert {(row.attempts, row.correlation_id) for row in tried} == {(1, "it-broker-down-1")}
+    assert {row.attempts for row in tried} == {1}
+    assert "it-broker-down-1" in {row.correlation_id for row in tried}
+    assert len(tried) in (3, 6)
     for failed_row in tried:
         assert "Connection" in failed_row.last_error or "connect" in failed_row.last_error.lower()
 
