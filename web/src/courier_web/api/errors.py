@@ -17,6 +17,7 @@ import structlog
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -99,9 +100,17 @@ def install_error_handlers(api: NinjaAPI) -> None:
         cause = exc.__cause__
         if isinstance(cause, RequestDataTooBig):
             return respond(request, 413, error_body("too_large", "the request body is too large"))
+        if isinstance(cause, MultiPartParserError):
+            return on_bad_multipart(request, cause)
         if isinstance(cause, BadRequestBody):
             return respond(request, 400, error_body("bad_request", str(cause)))
         return respond(request, exc.status_code, error_body("http_error", str(exc)))
+
+    def on_bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+        # A client's framing mistake (no boundary, a truncated part), never a 500.
+        return respond(
+            request, 400, error_body("bad_request", f"the multipart body is malformed: {exc}")
+        )
 
     def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
         return respond(request, exc.status, error_body(exc.code, exc.message))
@@ -143,6 +152,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
         (NinjaValidationError, on_validation),
         (DjangoValidationError, on_django_validation),
         (HttpError, on_http_error),
+        (MultiPartParserError, on_bad_multipart),
         (ApiError, on_api_error),
         (EmailAlreadyRegistered, on_conflict),
         (Http404, on_not_found),

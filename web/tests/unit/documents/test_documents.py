@@ -120,6 +120,31 @@ def test_an_upload_without_one_file_is_a_422(client: Client) -> None:
     )
 
 
+@pytest.mark.parametrize("content_length", [None, "0"])
+def test_a_multipart_type_without_a_boundary_is_a_400(
+    client: Client, content_length: str | None
+) -> None:
+    """What ``curl -X POST -H 'Content-Type: multipart/form-data'`` sends: no boundary."""
+    who = token(client, "ada@example.com")
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/api/documents",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "multipart/form-data",
+        "HTTP_AUTHORIZATION": f"Bearer {who}",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": io.StringIO(),
+    }
+    if content_length is not None:
+        environ["CONTENT_LENGTH"] = content_length
+    response = ClientHandler()(environ)
+    assert response.status_code == 400, response.content
+    assert json.loads(response.content)["error"]["code"] == "bad_request"
+
+
 def test_the_summary_is_shown_to_the_uploader_only(client: Client) -> None:
     ada, mallory = token(client, "ada@example.com"), token(client, "mallory@example.com")
     document_id = upload(client, ada).json()["id"]
