@@ -109,7 +109,8 @@ def _config(path: Path, staff_token: str) -> Path:
     registration += "['2xx', '409', '422', '429']\n"
     # A schema-valid range may still start after it ends, or be too long.
     report = f"[[operations]]\n{names(' '.join(REPORT_REQUEST))}"
-    report += "checks.positive_data_acceptance.expected-statuses = ['2xx', '422', '429']\n"
+    report += "checks.positive_data_acceptance.expected-statuses = "
+    report += "['2xx', '401', '403', '404', '422', '429']\n"
     signed = f"[[operations]]\n{names(*SIGNED_TOKEN_OPERATIONS)}"
     signed += "checks.positive_data_acceptance.expected-statuses = ['2xx', '400', '429']\n"
     path.write_text(f"{staff}\n{registration}\n{report}\n{signed}")
