@@ -3,41 +3,21 @@
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg
 import pytest
 from courier_worker.newsletter_store import NewsletterStore
 from courier_worker.pacing import SendPace
-from courier_worker.settings import Settings
 from courier_worker.store import make_engine
+
+from tests.component.test_store_postgres import database_url
 
 pytestmark = [pytest.mark.component, pytest.mark.timeout(60)]
 
-ADMIN_URL = os.environ.get(
-    "WORKER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-
-
-@pytest.fixture
-def database_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    name = f"courier_worker_test_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"component tests need PostgreSQL at {ADMIN_URL}: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            monkeypatch.setenv("WORKER_DATABASE_URL", ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-            yield Settings().database_url
-        finally:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+__all__ = ["database_url"]  # the fixture: a throwaway PostgreSQL database
 
 
 def test_six_senders_on_their_own_engines_are_spaced_by_the_rate(database_url: str) -> None:
