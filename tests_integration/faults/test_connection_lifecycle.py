@@ -167,7 +167,7 @@ def test_each_connection_comes_back_in_the_same_process(
     assert code == 0, output
 
     produced = {**outbox_rows(stack, domain), **_threaded_rows(stack, domain)}
-    settle(domain=domain, produced=produced, extra_logs=[clients.worker.logs()])
+    settle(domain=domain, produced=produced, extra_workers=[clients.worker])
     handled_here = {
         str(record.get("event_id"))
         for record in json_lines(clients.worker.logs())

@@ -63,8 +63,14 @@ class Accounting:
         )
 
 
-def worker_log_counts(stack: Stack, extra_logs: Iterable[str] = ()) -> tuple[Counter[str], ...]:
-    """Per event id: ``event.handled``, ``event.duplicate`` and ``event.retry_scheduled`` lines."""
+def worker_log_counts(
+    stack: Stack, extra_logs: Iterable[str] = (), extra_workers: Iterable[Any] = ()
+) -> tuple[Counter[str], ...]:
+    """Per event id: ``event.handled``, ``event.duplicate`` and ``event.retry_scheduled`` lines.
+
+    ``extra_logs``: logs already read (containers gone); ``extra_workers``:
+    running containers outside ``stack.workers``, read now.
+    """
     handled: Counter[str] = Counter()
     duplicate: Counter[str] = Counter()
     retried: Counter[str] = Counter()
@@ -73,7 +79,8 @@ def worker_log_counts(stack: Stack, extra_logs: Iterable[str] = ()) -> tuple[Cou
         "event.duplicate": duplicate,
         "event.retry_scheduled": retried,
     }
-    for text in [*(worker.logs() for worker in stack.workers), *extra_logs]:
+    workers = [*stack.workers, *extra_workers]
+    for text in [*(worker.logs() for worker in workers), *extra_logs]:
         for record in json_lines(text):
             counter = by_event.get(str(record.get("event")))
             if counter is not None and record.get("event_id"):
@@ -125,6 +132,7 @@ def settle(
     dead_lettered: Collection[str] = (),
     in_flight: int = 0,
     extra_logs: Iterable[str] = (),
+    extra_workers: Iterable[Any] = (),
     timeout: float = 180,
 ) -> Accounting:
     """Wait for the side effects of ``produced``, then count, report and assert.
@@ -134,18 +142,21 @@ def settle(
     cut short (0 unless it kills handlers): it bounds the repeated emails (a
     handler killed between its email and its commit) and the events whose
     only trace is a duplicate line (killed between its commit and its log).
-    ``extra_logs``: logs of worker containers no longer in the stack.
+    ``extra_logs``: logs of worker containers no longer in the stack;
+    ``extra_workers``: running worker containers outside the stack, whose logs
+    are read again at every poll (a snapshot would miss their latest lines).
     """
     produced_ids = {str(event_id) for event_id in produced}
     dead = {str(event_id) for event_id in dead_lettered} & produced_ids
     effective = produced_ids - dead
     extra = list(extra_logs)
+    live = list(extra_workers)
 
     def done() -> bool:
         emails = emails_by_event(stack, domain)
         if not effective <= emails.keys():
             return False
-        handled, duplicate, _ = worker_log_counts(stack, extra)
+        handled, duplicate, _ = worker_log_counts(stack, extra, live)
         return effective <= handled.keys() | duplicate.keys()
 
     try:
@@ -154,7 +165,7 @@ def settle(
         log.exception("accounting: not everything arrived; counting what did")
 
     emails = emails_by_event(stack, domain)
-    handled, duplicate, _ = worker_log_counts(stack, extra)
+    handled, duplicate, _ = worker_log_counts(stack, extra, live)
     foreign = set(emails) - produced_ids
     effects = effective & emails.keys()
     lost = sorted(effective - emails.keys())
