@@ -11,9 +11,10 @@ container was not restarted) opened a new one and works again:
 * the web's in-process publisher thread (``OUTBOX_DISPATCH=thread``): a web of
   its own, on a database no relay reads, so only its thread can publish its rows;
 * a worker (Celery, broker heartbeat 10 s): it handles events again and its
-  liveness probe, which requires it to consume, passes.
+  liveness probe, which requires it to consume, passes;
+* the web's event consumer (``consume_events``, the stack's own): a result
+  published after the fault is consumed and applied.
 
-The web has no consumer of its own yet, so there is no fourth connection.
 The last test shows the probe failing when a worker stops consuming while its
 process lives on (Celery's "alive but not consuming" state, made here with
 ``celery control cancel_consumer``), so that an orchestrator restarts it.
@@ -30,10 +31,11 @@ from typing import Any
 import psycopg
 import pytest
 from courier_worker.queues import QUEUES
+from shared_contracts.events.reports import ReportFailed
 
 from ..support.accounting import json_lines, outbox_rows
-from ..support.clients import WebClient
-from ..support.containers import RABBITMQ_WORKER_USER, ServiceContainer, Web, Worker
+from ..support.clients import WebClient, publish_events
+from ..support.containers import RABBITMQ_WORKER_USER, Consumer, ServiceContainer, Web, Worker
 from ..support.polling import wait_until
 from ..support.stack import Stack
 from .connections import broker_ports, established_ports, started_at
@@ -49,9 +51,15 @@ class Clients:
     relay: ServiceContainer
     threaded_web: Web
     worker: Worker
+    consumer: Consumer
 
     def by_name(self) -> dict[str, ServiceContainer]:
-        return {"relay": self.relay, "publisher thread": self.threaded_web, "worker": self.worker}
+        return {
+            "relay": self.relay,
+            "publisher thread": self.threaded_web,
+            "worker": self.worker,
+            "web consumer": self.consumer,
+        }
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +87,7 @@ def clients(stack: Stack) -> Iterator[Clients]:
         threaded.start()
         worker.start()
         assert stack.relay is not None
-        yield Clients(stack.relay, threaded, worker)
+        yield Clients(stack.relay, threaded, worker, stack.ensure_consumer())
     finally:
         for container in (threaded, worker):
             container.stop()
@@ -175,6 +183,7 @@ def test_each_connection_comes_back_in_the_same_process(
     }
     assert handled_here & set(outbox_rows(stack, domain)), "the worker handled nothing after"
     wait_until(lambda: _healthy(clients.worker), timeout=30, what="the worker's probe to pass")
+    _consumes_again(stack, clients.consumer)
     note(
         f"{fault}: every client reconnected {reconnected_s:.1f}s after the fault began "
         f"(new ports {after}); the thread published again after {first_threaded} tries"
@@ -260,6 +269,29 @@ def _threaded_rows(stack: Stack, domain: str) -> dict[str, str]:
             (f'%@{domain}"%',),
         )
         return dict(cursor.fetchall())
+
+
+def _consumes_again(stack: Stack, consumer: Consumer) -> None:
+    """A result published now is applied by the web's consumer (for a report it never had)."""
+    report_id = uuid.uuid4()
+    connection = stack.rabbitmq.connection()
+    try:
+        publish_events(
+            connection,
+            [ReportFailed(report_id=report_id, reason="connection lifecycle test")],
+            correlation_id="lifecycle-consumer",
+        )
+    finally:
+        connection.close()
+    wait_until(
+        lambda: any(
+            record.get("event") == "report.result_for_unknown_report"
+            and record.get("report_id") == str(report_id)
+            for record in json_lines(consumer.logs())
+        ),
+        timeout=60,
+        what="the web's consumer to apply a result published after the fault",
+    )
 
 
 def _healthy(worker: Worker) -> bool:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pika
 import requests
-from shared_contracts import UserRegistered, encode, new_envelope
+from shared_contracts import Event, UserRegistered, encode, new_envelope
 
 
 @dataclass
@@ -56,12 +57,22 @@ def publish_registrations(
     connection: pika.BlockingConnection, emails: list[str], *, correlation_id: str
 ) -> list[str]:
     """Publish ``user.registered.v1`` events into the exchange, as the web's relay would."""
+    events = [
+        UserRegistered(user_id=number, email=email) for number, email in enumerate(emails, start=1)
+    ]
+    return publish_events(connection, events, correlation_id=correlation_id)
+
+
+def publish_events(
+    connection: pika.BlockingConnection, events: Sequence[Event], *, correlation_id: str
+) -> list[str]:
+    """Publish ``events`` into the exchange (confirmed, mandatory), as their producer would."""
     channel = connection.channel()
     channel.confirm_delivery()
     event_ids = []
-    for number, email in enumerate(emails, start=1):
+    for event in events:
         envelope = new_envelope(
-            UserRegistered(user_id=number, email=email),
+            event,
             producer="courier-tests",
             correlation_id=correlation_id,
             event_id=uuid.uuid4(),
