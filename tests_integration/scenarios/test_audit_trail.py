@@ -3,7 +3,9 @@
 A user renames themselves with a chosen X-Request-ID, then deletes their
 account; `courier-worker audit ... --json`, run in the worker container,
 shows the update (the field's name, the user as actor, the request id) and
-the deletions of the user and of their profile, and nothing secret.
+the deletions of the user and of their profile, and nothing secret; the
+worker's read model of users (what reports list) takes the new name, then
+forgets the user.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ def _raw_trail(stack: Stack, entity: str, entity_id: int) -> str:
     code, output = stack.workers[0].run("courier-worker", "audit", entity, str(entity_id))
     assert code == 0, output
     return output
+
+
+def _read_model(stack: Stack, user_id: int) -> tuple[int, str]:
+    """``courier-worker read-model show``: its exit code and what it printed."""
+    return stack.workers[0].run("courier-worker", "read-model", "show", str(user_id))
 
 
 def _wait_for(
@@ -74,6 +81,17 @@ def test_a_rename_and_a_deletion_appear_in_the_workers_audit_trail(
     assert update["actor_id"] == user_id
     assert update["correlation_id"] == rename_id
     assert [row["version"] for row in rows] == [1, 2]
+    shown = wait_until(
+        lambda: (
+            (result := _read_model(stack, user_id))[0] == 0
+            and '"Ada Audited"' in result[1]
+            and result[1]
+        ),
+        timeout=60,
+        what=f"the read model to take the new name of {user_id}",
+        interval=0.5,
+    )
+    assert f'"email": "{email}"' in shown
 
     delete_id = f"audit-delete-{uuid.uuid4().hex[:12]}"
     deleted = web.session.delete(
@@ -95,6 +113,15 @@ def test_a_rename_and_a_deletion_appear_in_the_workers_audit_trail(
         deletion = rows[-1]
         assert deletion["changed_fields"] == []
         assert (deletion["actor_id"], deletion["correlation_id"]) == (user_id, delete_id)
+
+    forgotten = wait_until(
+        lambda: (result := _read_model(stack, user_id))[0] == 1 and result[1],
+        timeout=60,
+        what=f"the read model to forget {user_id}",
+        interval=0.5,
+    )
+    assert f"user {user_id}: deleted" in forgotten
+    assert email not in forgotten
 
     everything = json.dumps(user_rows + profile_rows) + _raw_trail(stack, "user", user_id)
     for secret in (PASSWORD, token, email, "Ada Audited", "pbkdf2", "md5$", "cwt_"):

@@ -59,11 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     requeue.add_argument("ids", nargs="*", help="event ids (default: all, up to --limit)")
     requeue.add_argument("--limit", type=int, default=1000, help="per queue (default 1000)")
     read_model = commands.add_parser(
-        "read-model", help="the users read model (reports): count its rows, or reset it"
+        "read-model",
+        help="the users read model (reports): count its rows, show one user, or reset it",
     )
     read_model.add_argument(
-        "action", choices=["count", "reset"], help="reset: empty it, for a rebuild"
+        "action",
+        choices=["count", "show", "reset"],
+        help="show USER_ID: the user as reports see it; reset: empty it, for a rebuild",
     )
+    read_model.add_argument("user_id", nargs="?", type=int, help="the web's user id (show)")
     args = parser.parse_args(argv)
 
     if args.command == "init-db":
@@ -79,16 +83,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "queue-exporter":
         return _queue_exporter(args.port, args.address, args.interval)
     if args.command == "read-model":
-        return _read_model(args.action)
+        return _read_model(args.action, args.user_id)
     if args.command == "dead-letters":
         return _dead_letters(args.action, args.limit, getattr(args, "ids", []))
     return _healthcheck(args.file, args.max_age)
 
 
-def _read_model(action: str) -> int:
+def _read_model(action: str, user_id: int | None) -> int:
     from courier_worker.read_model import make_user_directory  # lazy: keeps healthcheck light
 
+    if (action == "show") != (user_id is not None):
+        print("a user id goes with show, and only with show", file=sys.stderr)
+        return 2
     directory = make_user_directory(get_settings())
+    if action == "show":
+        assert user_id is not None
+        user = directory.get(user_id)
+        if user is None:
+            known = directory.version_of(user_id)
+            state = "unknown" if known is None else "deleted" if known[1] else "not registered yet"
+            print(f"user {user_id}: {state}", file=sys.stderr)
+            return 1
+        print(
+            json.dumps(
+                {
+                    "user_id": user.user_id,
+                    "email": user.email,
+                    "display_name": user.display_name,
+                    "registered_at": user.registered_at.isoformat(),
+                    "version": user.version,
+                }
+            )
+        )
+        return 0
     if action == "reset":
         # Emptied, not dropped: workers running now keep their prepared table.
         directory.reset()

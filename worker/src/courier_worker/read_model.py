@@ -9,8 +9,11 @@ newer:
 
 * ``user.registered.v1`` is the account's creation (version 1): it inserts the
   row unless one is there already (a later version, or a tombstone);
-* ``entity.changed.v1`` ``created``/``updated`` raise the row's version (a
-  row not yet registered waits as a version without data);
+* ``entity.changed.v1`` ``created``/``updated`` raise the row's version and
+  take the new email and display name it carries (its ``values``, revision 2
+  on; a revision-1 change raises the version alone); a row not yet
+  registered waits as a version, with whatever values came, until its
+  registration gives it the rest;
 * ``entity.changed.v1`` ``deleted`` removes the personal data for good and
   keeps a tombstone (id and version only), so a registration or change that
   arrives after the deletion cannot bring the account back.
@@ -83,10 +86,11 @@ user_directory_table = Table(
     Column("user_id", BigInteger(), primary_key=True, autoincrement=False),
     # Highest version of the user seen so far (its creation is 1).
     Column("version", BigInteger(), nullable=False),
-    # Null until user.registered.v1 arrives (a change may come first), and
+    # Null until user.registered.v1 (or a change carrying them) arrives, and
     # after a deletion (no personal data outlives the account).
     Column("email", String(320), nullable=True),
     Column("display_name", String(150), nullable=True),
+    # Null until user.registered.v1 arrives: a row without it is not a user yet.
     Column("registered_at", DateTime(timezone=True), nullable=True),
     Column("deleted", Boolean(), nullable=False, default=False),
     Index("user_directory_registered_idx", "registered_at"),
@@ -143,16 +147,22 @@ class UserDirectory:
         with self._begin() as conn:
             if conn.execute(self._insert_new(values)).first() is not None:
                 return True
-            # A change arrived first and left a row without data: fill it in,
-            # keeping its (newer) version; a tombstone stays one.
+            # A change arrived first and left a row without its registration:
+            # fill it in, keeping its (newer) version and any value the change
+            # carried; a tombstone stays one.
+            columns = user_directory_table.c
             filled = conn.execute(
                 update(user_directory_table)
                 .where(
-                    user_directory_table.c.user_id == user_id,
-                    user_directory_table.c.deleted.is_(False),
-                    user_directory_table.c.email.is_(None),
+                    columns.user_id == user_id,
+                    columns.deleted.is_(False),
+                    columns.registered_at.is_(None),
                 )
-                .values(email=email, display_name=display_name, registered_at=registered_at)
+                .values(
+                    email=func.coalesce(columns.email, email),
+                    display_name=func.coalesce(columns.display_name, display_name),
+                    registered_at=registered_at,
+                )
             )
             return bool(filled.rowcount)
 
@@ -164,11 +174,13 @@ class UserDirectory:
         user_id = int(change.entity_id)
         deleted = change.action == "deleted"
         columns = user_directory_table.c
+        copied = {} if deleted else _copied(change)
         with self._begin() as conn:
             values: dict[str, Any] = {
                 "user_id": user_id,
                 "version": change.version,
                 "deleted": deleted,
+                **copied,
             }
             if conn.execute(self._insert_new(values)).first() is not None:
                 return True
@@ -186,7 +198,7 @@ class UserDirectory:
                     registered_at=None,
                 )
             else:
-                newer = newer.values(version=change.version)
+                newer = newer.values(version=change.version, **copied)
             return bool(conn.execute(newer).rowcount)
 
     # -- reading ---------------------------------------------------------------------
@@ -200,7 +212,7 @@ class UserDirectory:
                     select(user_directory_table).where(
                         columns.user_id == user_id,
                         columns.deleted.is_(False),
-                        columns.email.is_not(None),
+                        columns.registered_at.is_not(None),
                     )
                 )
                 .mappings()
@@ -228,7 +240,6 @@ class UserDirectory:
             select(user_directory_table)
             .where(
                 columns.deleted.is_(False),
-                columns.email.is_not(None),
                 columns.registered_at >= start,
                 columns.registered_at < end,
             )
@@ -245,13 +256,13 @@ class UserDirectory:
         columns = user_directory_table.c
         with self._connect() as conn:
             rows = conn.execute(
-                select(columns.deleted, columns.email.is_(None), func.count()).group_by(
-                    columns.deleted, columns.email.is_(None)
+                select(columns.deleted, columns.registered_at.is_(None), func.count()).group_by(
+                    columns.deleted, columns.registered_at.is_(None)
                 )
             ).all()
         counts = {"users": 0, "deleted": 0, "awaiting_registration": 0}
-        for deleted, no_email, count in rows:
-            key = "deleted" if deleted else "awaiting_registration" if no_email else "users"
+        for deleted, unregistered, count in rows:
+            key = "deleted" if deleted else "awaiting_registration" if unregistered else "users"
             counts[key] += int(count)
         return counts
 
@@ -295,6 +306,19 @@ class UserDirectory:
         # (and retries) a delivery, not the worker's start.
         if not self._schema_ready:
             self.create_schema()
+
+
+#: The fields of a user's change that the read model copies (``audited(..., shared=...)``).
+_COPIED_FIELDS = {"email": 320, "display_name": 150}
+
+
+def _copied(change: EntityChanged) -> dict[str, str]:
+    """The email and display name a change carries, as the table keeps them."""
+    return {
+        name: value
+        for name, limit in _COPIED_FIELDS.items()
+        if isinstance(value := change.values.get(name), str) and len(value) <= limit
+    }
 
 
 def _user(row: Any) -> DirectoryUser:

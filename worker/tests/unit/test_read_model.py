@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -37,9 +38,18 @@ def registered(user_id: int, *, at: datetime = T0, name: str = "Ada") -> Envelop
     )
 
 
-def changed(user_id: int, action: str, version: int, entity: str = "user") -> Envelope[Any]:
+def changed(
+    user_id: int, action: str, version: int, entity: str = "user", **values: str
+) -> Envelope[Any]:
     return new_envelope(
-        EntityChanged(entity=entity, entity_id=str(user_id), action=action, version=version),  # type: ignore[arg-type]
+        EntityChanged(
+            entity=entity,
+            entity_id=str(user_id),
+            action=action,  # type: ignore[arg-type]
+            version=version,
+            changed_fields=tuple(sorted(values)),
+            values=values,
+        ),
         producer="courier-web",
         correlation_id="req-2",
     )
@@ -74,6 +84,39 @@ def test_a_change_before_the_registration_keeps_its_version(directory: UserDirec
     user = directory.get(7)
     assert user is not None
     assert (user.version, user.email) == (2, "u7@example.com")
+
+
+def test_a_rename_reaches_the_read_model_and_a_stale_one_does_not(
+    directory: UserDirectory,
+) -> None:
+    directory.apply_registered(registered(7, name="Ada"))
+    assert directory.apply_change(changed(7, "updated", 3, display_name="Ada L.")) is True
+    assert directory.apply_change(changed(7, "updated", 2, display_name="Ada B.")) is False
+    directory.apply_change(changed(7, "updated", 4, email="ada@example.org"))
+    user = directory.get(7)
+    assert user is not None
+    assert (user.email, user.display_name, user.version) == ("ada@example.org", "Ada L.", 4)
+    [listed] = directory.signups(T0.date(), T0.date())
+    assert listed.display_name == "Ada L."
+
+
+def test_a_rename_before_the_registration_is_kept_when_it_arrives(
+    directory: UserDirectory,
+) -> None:
+    directory.apply_change(changed(7, "updated", 2, display_name="Ada L."))
+    assert directory.get(7) is None  # not a signup until its registration
+    assert directory.apply_registered(registered(7, name="Ada")) is True
+    user = directory.get(7)
+    assert user is not None
+    assert (user.email, user.display_name, user.version) == ("u7@example.com", "Ada L.", 2)
+
+
+def test_a_rename_after_the_deletion_brings_nothing_back(directory: UserDirectory) -> None:
+    directory.apply_registered(registered(7))
+    directory.apply_change(changed(7, "deleted", 2))
+    assert directory.apply_change(changed(7, "updated", 3, display_name="Ada L.")) is False
+    assert directory.get(7) is None
+    assert directory.counts() == {"users": 0, "deleted": 1, "awaiting_registration": 0}
 
 
 def test_a_deleted_user_is_removed_and_stays_removed(directory: UserDirectory) -> None:
@@ -159,3 +202,26 @@ def test_the_read_model_command_counts_and_resets(
     assert '"users": 1' in capsys.readouterr().out
     assert cli.main(["read-model", "reset"]) == 0
     assert real.counts()["users"] == 0
+
+
+def test_the_read_model_command_shows_one_user(
+    directory: UserDirectory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from courier_worker import cli
+    from courier_worker.read_model import make_user_directory
+    from courier_worker.settings import get_settings
+
+    real = make_user_directory(get_settings())
+    real.reset()
+    real.apply_registered(registered(9, name="Ada"))
+    real.apply_change(changed(9, "updated", 2, display_name="Ada L."))
+    assert cli.main(["read-model", "show", "9"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["display_name"], shown["version"]) == ("Ada L.", 2)
+    real.apply_change(changed(9, "deleted", 3))
+    assert cli.main(["read-model", "show", "9"]) == 1
+    assert "user 9: deleted" in capsys.readouterr().err
+    assert cli.main(["read-model", "show", "10"]) == 1
+    assert "user 10: unknown" in capsys.readouterr().err
+    assert cli.main(["read-model", "show"]) == 2  # the id is missing
+    assert cli.main(["read-model", "count", "9"]) == 2  # an id where none goes

@@ -17,9 +17,12 @@ What an event carries: the audit name, the record's key (its primary key
 unless ``key`` names another unique field), the action, the version
 (``versions.py``), the sorted names of the changed fields (every audited
 field at creation, none at deletion), the acting user (``courier_web.actor``)
-and, in its envelope, the request id. Never a value: a name is all that
-leaves, so a sensitive field (``password``) appears by name when it changed,
-and the audit keeps only a digest of its value to tell. ``exclude`` drops a
+and, in its envelope, the request id. Values only of the fields declared
+``shared`` (consumers keep a copy of them: the worker's read model of users
+takes the email and display name), in ``values``: the changed ones on an
+update, all of them at creation. A sensitive field (``password``) is never
+shared: it appears by name when it changed, and the audit keeps only a
+digest of its value to tell. ``exclude`` drops a
 field altogether (``last_login``: every log-in would be an update), as are
 the primary key and ``auto_now`` fields (they change with every save).
 
@@ -89,6 +92,7 @@ def audited(
     sensitive: Collection[str] = (),
     exclude: Collection[str] = (),
     key: str | None = None,
+    shared: Collection[str] = (),
 ) -> Audit:
     """Audit ``model``: its creations, changes and deletions become ``entity.changed.v1``.
 
@@ -96,8 +100,10 @@ def audited(
     ``sensitive`` lists fields audited by name only, whose values are not
     even kept for comparison (a digest is); ``exclude`` lists fields not
     audited at all; ``key`` names the unique field that identifies a record
-    in its events (default: the primary key). Raises ``ImproperlyConfigured``
-    for a bad name, an unknown field or a model audited twice.
+    in its events (default: the primary key); ``shared`` lists fields whose
+    new values the events carry (never a sensitive or excluded one). Raises
+    ``ImproperlyConfigured`` for a bad name, an unknown field, a sensitive or
+    excluded field shared, or a model audited twice.
     """
     declared_in = sys._getframe(1).f_globals.get("__name__", "?")
     where = f"audited({getattr(model, '__name__', model)!r}) in {declared_in}"
@@ -109,8 +115,15 @@ def audited(
         raise ImproperlyConfigured(f"{where}: already audited in {existing.declared_in}")
     key_name = key or (model._meta.pk.name if model._meta.pk else "id")
     columns = _columns(
-        model, where, {"sensitive": sensitive, "exclude": exclude, "key": [key_name]}
+        model,
+        where,
+        {"sensitive": sensitive, "exclude": exclude, "key": [key_name], "shared": shared},
     )
+    if hidden := sorted(set(shared) & (set(sensitive) | set(exclude))):
+        raise ImproperlyConfigured(
+            f"{where}: shared names {', '.join(map(repr, hidden))}, "
+            "which is sensitive or excluded: its value must not leave"
+        )
     key_field = columns[key_name]
     if not (key_field.primary_key or key_field.unique):
         raise ImproperlyConfigured(f"{where}: key {key_name!r} is not a unique field")
@@ -121,7 +134,13 @@ def audited(
         if not f.primary_key and f.name not in exclude and not getattr(f, "auto_now", False)
     }
     secret = frozenset(columns[name].attname for name in sensitive)
-    receivers = Receivers(model, entity, key_field.attname, Tracked(names=names, sensitive=secret))
+    receivers = Receivers(
+        model,
+        entity,
+        key_field.attname,
+        Tracked(names=names, sensitive=secret),
+        shared={columns[name].attname: name for name in sorted(shared)},
+    )
     on_save = emits(
         EntityChanged, on=post_save, sender=model, when=receivers.changes, build=receivers.saved
     )

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from django.db import models
@@ -29,6 +29,8 @@ class Receivers:
     entity: str
     key_attname: str
     tracked: Tracked
+    #: attribute name -> field name of the fields whose new values events carry.
+    shared: Mapping[str, str] = field(default_factory=dict)
 
     def on_init(self, sender: Any, instance: models.Model, **_: Any) -> None:
         self.tracked.snapshot(instance)
@@ -65,7 +67,16 @@ class Receivers:
             version=version,
             changed_fields=changed,
             actor_id=current_actor_id(),
+            values=self._shared_values(instance, changed),
         )
+
+    def _shared_values(self, instance: models.Model, changed: tuple[str, ...]) -> dict[str, Any]:
+        """The new values of the changed fields that are shared (from the instance: no query)."""
+        return {
+            name: _plain(getattr(instance, attname))
+            for attname, name in self.shared.items()
+            if name in changed
+        }
 
     def _next(self, instance: models.Model, kwargs: dict[str, Any]) -> int:
         using = kwargs.get("using") or instance._state.db or "default"
@@ -73,6 +84,13 @@ class Receivers:
 
     def _key_of(self, instance: models.Model) -> str:
         return str(getattr(instance, self.key_attname))
+
+
+def _plain(value: Any) -> str | int | bool | None:
+    """A value as the contract carries it: text, a number, a flag or none (else its text)."""
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
 
 
 def _fields(kwargs: dict[str, Any]) -> Collection[str] | None:

@@ -6,8 +6,10 @@
 ``entity.changed.v1`` (the audit trail, ``courier_web.audit``): when a user or
 a profile is created, changed or deleted. A password change is reported by the
 field's name (``password``), never by value; log-ins (``last_login``) are not
-changes worth a line. A profile is keyed by its user's id (one per user), so
-``courier-worker audit profile 7`` reads the trail of user 7's profile.
+changes worth a line. The events of a user carry the new email and display
+name (``shared``), which the worker's read model keeps. A profile is keyed by
+its user's id (one per user), so ``courier-worker audit profile 7`` reads the
+trail of user 7's profile.
 """
 
 from __future__ import annotations
@@ -29,5 +31,12 @@ emits(
     ),
 )
 
-audited(User, entity="user", sensitive={"password"}, exclude={"last_login"})
+audited(
+    User,
+    entity="user",
+    sensitive={"password"},
+    exclude={"last_login"},
+    # The worker's read model keeps a copy of these (reports list them).
+    shared={"email", "display_name"},
+)
 audited(Profile, entity="profile", key="user")

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from courier_web.users.models import User
 from tests.conftest import STRONG_PASSWORD
-from tests.unit.audit.helpers import audit_envelopes, changes, forget_events, outbox_text
+from tests.unit.audit.helpers import audit_envelopes, changes, forget_events
 
 pytestmark = pytest.mark.django_db
 
@@ -53,8 +53,9 @@ def test_a_patch_is_audited_with_its_field_its_caller_and_its_request_id(client:
         "version": 2,
         "changed_fields": ("display_name",),
         "actor_id": user_id,
+        # Shared with the worker's read model, which lists it in reports.
+        "values": {"display_name": "Ada L."},
     }
-    assert "Ada L." not in outbox_text()
 
 
 def test_staff_acting_on_a_user_is_the_actor(client: Client) -> None:

@@ -81,6 +81,15 @@ def test_the_service_audits_users_and_profiles_through_declared_emissions() -> N
         ({"entity": "token", "exclude": {"secret"}}, r"exclude names 'secret', not a column"),
         ({"entity": "token", "sensitive": {"nope"}}, r"sensitive names 'nope', not a column"),
         ({"entity": "token", "key": "created_at"}, r"key 'created_at' is not a unique field"),
+        ({"entity": "token", "shared": {"nope"}}, r"shared names 'nope', not a column"),
+        (
+            {"entity": "token", "sensitive": {"key_hash"}, "shared": {"key_hash"}},
+            r"shared names 'key_hash', which is sensitive or excluded",
+        ),
+        (
+            {"entity": "token", "exclude": {"key_hash"}, "shared": {"key_hash"}},
+            r"shared names 'key_hash', which is sensitive or excluded",
+        ),
     ],
 )
 def test_a_bad_declaration_is_refused_at_start_up(
