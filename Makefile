@@ -162,8 +162,15 @@ down: ## Stop the Docker stack and remove its containers and volumes
 
 # ---------------------------------------------------------------- checks
 
+# The static checks and the unit tests need nothing but a core, so they run
+# two at a time; the tests against services (component, bench, integration)
+# measure waits and timeouts, so they run one after another.
+STATIC_CHECKS := lint typecheck check-schemas check-asyncapi check-observability test-unit
+
 .PHONY: test
-test: lint typecheck check-schemas check-asyncapi check-observability test-unit test-component test-bench test-integration ## Every check and test: lint, types, unit, component, bench smoke, integration
+test: install ## Every check and test: lint, types, unit, component, bench smoke, integration
+	$(MAKE) --no-print-directory -j2 --output-sync=target $(STATIC_CHECKS)
+	$(MAKE) --no-print-directory test-component test-bench test-integration
 
 .PHONY: lint
 lint: install ## ruff: lint and formatting
@@ -222,7 +229,7 @@ images-next: | $(WHEELHOUSE) ## Build WEB_NEXT_IMAGE and WORKER_NEXT_IMAGE: this
 
 .PHONY: test-integration
 test-integration: install images images-next ## End-to-end suite: the deployable images on testcontainers
-	$(PYTEST) tests_integration -q
+	$(PYTEST) tests_integration -q --durations=15
 
 # The suite runs on RabbitMQ 4 (RABBITMQ_IMAGE); users still on 3.x are
 # covered by this lane: the scenarios and the fault tests on a 3.x broker,
@@ -234,7 +241,7 @@ RABBITMQ3_LANE_SKIPS := not test_database_outages and not test_pgbouncer and not
 .PHONY: test-integration-rabbitmq3
 test-integration-rabbitmq3: install images ## The scenarios and fault tests on RabbitMQ 3.x (RABBITMQ3_IMAGE): CI's 3.x lane
 	RABBITMQ_IMAGE=$(RABBITMQ3_IMAGE) $(PYTEST) tests_integration/scenarios tests_integration/faults \
-	  -k "$(RABBITMQ3_LANE_SKIPS)" -q
+	  -k "$(RABBITMQ3_LANE_SKIPS)" -q --durations=15
 
 .PHONY: clean
 clean: ## Remove local state (venv, SQLite files, mail folders)

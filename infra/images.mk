@@ -64,9 +64,14 @@ image-smtp-sink: | $(WHEELHOUSE) ## Build the SMTP sink used by the tests and co
 image-s3-server: | $(WHEELHOUSE) ## Build the S3-compatible server (moto) the tests store in (S3_SERVER_IMAGE)
 	$(call docker_build,infra/docker/s3-server.Dockerfile,$(S3_SERVER_IMAGE))
 
+# The base images wait on the Debian mirror, the wheelhouse on PyPI: side by side.
 images-offline: ## Build every image without a registry: base images from Debian packages, wheels from a wheelhouse (root)
-	infra/offline/build-base-images.sh
-	PYTHON=$(PYTHON) infra/offline/build-wheelhouse.sh
+	@infra/offline/build-base-images.sh & base=$$!; wheels=0; bases=0; \
+	  PYTHON=$(PYTHON) infra/offline/build-wheelhouse.sh || wheels=$$?; \
+	  wait $$base || bases=$$?; \
+	  [ $$wheels -eq 0 ] || echo "images-offline: the wheelhouse failed (exit $$wheels)" >&2; \
+	  [ $$bases -eq 0 ] || echo "images-offline: the base images failed (exit $$bases)" >&2; \
+	  [ $$wheels -eq 0 ] && [ $$bases -eq 0 ]
 	$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) images \
 	  PYTHON_BASE_IMAGE=$(OFFLINE_PYTHON_BASE_IMAGE) PIP_NO_INDEX=1
 

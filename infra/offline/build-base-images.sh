@@ -404,15 +404,43 @@ main() {
   "$DOCKER" info >/dev/null 2>&1 || die "cannot reach the Docker engine ('$DOCKER info' failed); is dockerd running?"
   resolve_mirrors
   mkdir -p "$CACHE_DIR/debs" "$CACHE_DIR/rootfs" "$CACHE_DIR/tmp"
-  # One build at a time per cache (they share the .deb and root-fs caches).
+  # One run at a time per cache (its builds share the .deb and root-fs caches).
   exec 9>"$CACHE_DIR/.lock"
   flock -n 9 || { log "waiting for another build using $CACHE_DIR"; flock 9; }
-  # Build trees on the cache's file system so cached .debs can be hard-linked.
-  WORK_DIR="$(mktemp -d "$CACHE_DIR/tmp/build.XXXXXX")"
+  # One lane per Debian suite, the lanes side by side: a suite's images share
+  # its caches (built one after another), two suites share nothing, and most
+  # of a build waits on the mirror or the disk, not on a core.
+  local -A lanes=()
+  local suite pid failed=0
+  local -a pids=()
   for image in "${images[@]}"; do
-    build_image "$image"
+    suite="$(suite_of "$image")"
+    lanes[$suite]+="$image "
   done
+  for suite in "${!lanes[@]}"; do
+    # shellcheck disable=SC2086  # the lane's images, one word each
+    build_lane ${lanes[$suite]} &
+    pids+=("$!")
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" || failed=1
+  done
+  [[ $failed == 0 ]] || die "a build failed (see its lines above)"
   log "done in $((SECONDS - total))s"
+}
+
+# Build images $@ one after another, in a work directory of this lane's own
+# (on the cache's file system, so cached .debs can be hard-linked).
+build_lane() {
+  (
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+    WORK_DIR="$(mktemp -d "$CACHE_DIR/tmp/build.XXXXXX")"
+    local image
+    for image in "$@"; do
+      build_image "$image"
+    done
+  )
 }
 
 main "$@"

@@ -114,14 +114,30 @@ def _heartbeats_lost(stack: Stack, clients: Clients, before: Mapping[str, set[in
     broker.pause()
     try:
         for name, client in clients.by_name().items():
-            wait_until(
-                lambda client=client, name=name: before[name] - established_ports(client),
-                timeout=90,
-                what=f"the {name} to drop a connection after missed heartbeats",
-                interval=1,
-            )
+            try:
+                wait_until(
+                    lambda client=client, name=name: before[name] - established_ports(client),
+                    timeout=90,
+                    what=f"the {name} to drop a connection after missed heartbeats",
+                    interval=1,
+                )
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{_described(client)}") from None
     finally:
         broker.unpause()
+
+
+def _described(client: ServiceContainer) -> str:
+    """The client container's state and the end of its log, for a failure's message."""
+    wrapped = client.get_wrapped_container()
+    wrapped.reload()
+    state = wrapped.attrs["State"]
+    tail = "\n".join(client.logs().splitlines()[-25:])
+    return (
+        f"{client.alias}: {state.get('Status')} (exit code {state.get('ExitCode')}, "
+        f"OOM-killed {state.get('OOMKilled')}, finished {state.get('FinishedAt')}); "
+        f"its log ends:\n{tail}"
+    )
 
 
 FAULTS: dict[str, Callable[[Stack, Clients, Mapping[str, set[int]]], None]] = {

@@ -79,6 +79,14 @@ class Consumer:
                     retry_in_seconds=round(delay, 2),
                 )
                 self.stop.wait(delay)
+            except Exception:
+                # Anything else that ends a session (a client library failing
+                # otherwise than it documents, once its broker stops answering)
+                # ends that session, not the process: unacknowledged messages
+                # are redelivered to the next one. Logged with its traceback.
+                delay = self.backoff.next_delay()
+                log.exception("consumer.session_failed", retry_in_seconds=round(delay, 2))
+                self.stop.wait(delay)
         log.info("consumer.stopped", settled=self.settled)
 
     def _session(self) -> None:

@@ -16,6 +16,7 @@ import pika
 import pika.exceptions
 from django.conf import settings
 from pika.adapters.blocking_connection import BlockingConnection
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,11 @@ def open_connection(options: BrokerOptions, *, timeout: float | None = None) -> 
     One node at a time: given the whole list, pika (1.3, 1.4) gives up at the
     first node whose name does not resolve (a node gone from DNS) instead of
     trying the next. ``timeout`` replaces the per-node connect timeout.
+
+    Raises ``pika.exceptions.AMQPError`` or ``OSError`` only: pika reports a
+    node that accepts the TCP connection but never completes the handshake (a
+    frozen or overloaded broker) with its connector's own exceptions, which
+    derive from neither, so they become an ``AMQPConnectionError`` here.
     """
     failures: list[tuple[str, Exception]] = []
     for params in connection_parameters(options):
@@ -98,6 +104,10 @@ def open_connection(options: BrokerOptions, *, timeout: float | None = None) -> 
             return BlockingConnection(params)
         except (pika.exceptions.AMQPError, OSError) as exc:  # OSError: a name gone from DNS
             failures.append((f"{params.host}:{params.port}", exc))
+        except AMQPConnectorException as exc:  # e.g. AMQPConnectorStackTimeout
+            wrapped = pika.exceptions.AMQPConnectionError(f"{type(exc).__name__}: {exc}")
+            wrapped.__cause__ = exc
+            failures.append((f"{params.host}:{params.port}", wrapped))
     if len(failures) == 1:
         raise failures[0][1]
     raise pika.exceptions.AMQPConnectionError(
