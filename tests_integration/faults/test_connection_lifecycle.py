@@ -31,6 +31,7 @@ from typing import Any
 import psycopg
 import pytest
 from courier_worker.queues import QUEUES
+from shared_contracts import UserRegistered
 from shared_contracts.events.reports import ReportFailed
 
 from ..support.accounting import json_lines, outbox_rows
@@ -281,8 +282,9 @@ def _threaded_rows(stack: Stack, domain: str) -> dict[str, str]:
         conn.cursor() as cursor,
     ):
         cursor.execute(
-            "SELECT event_id::text, status FROM outbox_outboxmessage WHERE body LIKE %s",
-            (f'%@{domain}"%',),
+            "SELECT event_id::text, status FROM outbox_outboxmessage"
+            " WHERE event_type = %s AND body LIKE %s",
+            (UserRegistered.event_type, f'%@{domain}"%'),
         )
         return dict(cursor.fetchall())
 

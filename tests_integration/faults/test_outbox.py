@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from shared_contracts import UserRegistered
 
 from ..support.accounting import json_lines, outbox_rows
 from ..support.clients import WebClient
@@ -88,8 +89,8 @@ def _registrations_first(stack: Stack, domain: str) -> None:
     ):
         cursor.execute(
             "UPDATE outbox_outboxmessage SET created_at = created_at - interval '1 hour' "
-            "WHERE status = 'pending' AND body LIKE %s",
-            (f'%@{domain}"%',),
+            "WHERE status = 'pending' AND event_type = %s AND body LIKE %s",
+            (UserRegistered.event_type, f'%@{domain}"%'),
         )
 
 
