@@ -20,12 +20,10 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-import psycopg
 import pytest
 import requests
-from shared_contracts import UserRegistered
 
-from ..support.accounting import emails_by_event, json_lines
+from ..support.accounting import emails_by_event, json_lines, outbox_rows
 from ..support.clients import WebClient, publish_registrations
 from ..support.polling import wait_until
 from ..support.stack import Stack
@@ -33,17 +31,6 @@ from .helpers import container_status, ensure_running, in_flight_limit, take_dea
 
 #: Seconds from the database's return to the first event published: seconds, not minutes.
 RECOVERY_BOUND_S = 15.0
-
-
-def registration_rows(stack: Stack, domain: str) -> dict[str, str]:
-    """The ``user.registered.v1`` outbox rows of registrations at ``domain``: event id -> status."""
-    with psycopg.connect(stack.postgres.url("courier_web"), connect_timeout=5) as conn:
-        found = conn.execute(
-            "SELECT event_id::text, status FROM outbox_outboxmessage "
-            "WHERE event_type = %s AND body LIKE %s",
-            [UserRegistered.event_type, f'%@{domain}"%'],
-        ).fetchall()
-    return dict(found)
 
 
 @pytest.fixture(autouse=True)
@@ -206,7 +193,7 @@ def test_a_restart_while_users_register_answers_503_and_emails_every_201_once(
     assert set(statuses) <= {201, 503}, statuses  # never a 500, never no answer
     assert statuses[503] >= 1, "the restart was never felt: no 503"
     assert_proper_503s(stream.unavailable_answers())
-    rows = registration_rows(stack, domain)
+    rows = outbox_rows(stack, domain)
     result = settle(domain=domain, produced=rows, in_flight=in_flight_limit(stack))
     emailed = emails_by_address(stack, domain)
     created = stream.emails(201)
@@ -266,7 +253,7 @@ def test_a_paused_database_holds_or_refuses_requests_and_loses_nothing(
     assert set(statuses) <= {201, 503}, statuses
     assert_proper_503s(stream.unavailable_answers())
     assert stream.longest < 25, f"a request waited {stream.longest:.1f}s"
-    rows = registration_rows(stack, domain)
+    rows = outbox_rows(stack, domain)
     result = settle(domain=domain, produced=rows, in_flight=in_flight_limit(stack))
     emailed = emails_by_address(stack, domain)
     assert [email for email in stream.emails(201) if len(emailed.get(email, ())) != 1] == []

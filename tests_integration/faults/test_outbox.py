@@ -113,7 +113,7 @@ try:
     with transaction.atomic():
         user = user_create(email={email!r}, password="correct-horse-9")
         row = OutboxMessage.objects.get(
-            event_type="user.registered.v1", body__contains={email!r}
+            event_type={UserRegistered.event_type!r}, body__contains={email!r}
         )
         seen.update(user_id=user.pk, event_id=str(row.event_id), status=row.status)
         raise Abort("the caller's transaction fails after the user row was saved")

@@ -78,6 +78,9 @@ USER_ENTITY = "user"
 #: ``user.registered.v1`` is the account's creation: version 1 of the user entity.
 REGISTERED_VERSION = 1
 
+EMAIL_LENGTH = 320
+DISPLAY_NAME_LENGTH = 150
+
 metadata = MetaData()
 
 user_directory_table = Table(
@@ -88,8 +91,8 @@ user_directory_table = Table(
     Column("version", BigInteger(), nullable=False),
     # Null until user.registered.v1 (or a change carrying them) arrives, and
     # after a deletion (no personal data outlives the account).
-    Column("email", String(320), nullable=True),
-    Column("display_name", String(150), nullable=True),
+    Column("email", String(EMAIL_LENGTH), nullable=True),
+    Column("display_name", String(DISPLAY_NAME_LENGTH), nullable=True),
     # Null until user.registered.v1 arrives: a row without it is not a user yet.
     Column("registered_at", DateTime(timezone=True), nullable=True),
     Column("deleted", Boolean(), nullable=False, default=False),
@@ -308,15 +311,16 @@ class UserDirectory:
             self.create_schema()
 
 
-#: The fields of a user's change that the read model copies (``audited(..., shared=...)``).
-_COPIED_FIELDS = {"email": 320, "display_name": 150}
+#: The columns a user's change may fill in (``audited(..., shared=...)`` on the web
+#: side), with the most each holds.
+_COPIED_COLUMNS = {"email": EMAIL_LENGTH, "display_name": DISPLAY_NAME_LENGTH}
 
 
 def _copied(change: EntityChanged) -> dict[str, str]:
-    """The email and display name a change carries, as the table keeps them."""
+    """The email and display name a change carries, as far as their columns can hold them."""
     return {
         name: value
-        for name, limit in _COPIED_FIELDS.items()
+        for name, limit in _COPIED_COLUMNS.items()
         if isinstance(value := change.values.get(name), str) and len(value) <= limit
     }
 
